@@ -1,0 +1,31 @@
+"""The store: SQLModel tables, the async repository, the write-behind recorder, secrets.
+
+Nothing here opens a database at import time: ``await Store.open(settings, paths)``.
+"""
+
+from endpoint_desk.store.recorder import Recorder
+from endpoint_desk.store.records import (
+    EndpointRecord,
+    HealthRecord,
+    PatternRecord,
+    RequestRecord,
+    Rollup,
+)
+from endpoint_desk.store.repo import SCHEMA_VERSION, Store, resolve_database_url
+from endpoint_desk.store.secrets import SecretRedactor, SecretStore, default_redactor, mask
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "EndpointRecord",
+    "HealthRecord",
+    "PatternRecord",
+    "Recorder",
+    "RequestRecord",
+    "Rollup",
+    "SecretRedactor",
+    "SecretStore",
+    "Store",
+    "default_redactor",
+    "mask",
+    "resolve_database_url",
+]
