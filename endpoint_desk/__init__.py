@@ -1,0 +1,29 @@
+"""endpoint-desk: a terminal trading desk for AI endpoints.
+
+``from endpoint_desk import Desk`` gives the engine; nothing heavy is imported until
+a name is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from endpoint_desk.core.models import ChatRequest, ChatResult, EndpointSpec
+    from endpoint_desk.engine.desk import Desk
+
+__all__ = ["ChatRequest", "ChatResult", "Desk", "EndpointSpec", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Desk":
+        from endpoint_desk.engine.desk import Desk
+
+        return Desk
+    if name in ("ChatRequest", "ChatResult", "EndpointSpec"):
+        from endpoint_desk.core import models
+
+        return getattr(models, name)
+    raise AttributeError(name)

@@ -1,0 +1,191 @@
+"""OpenAI-style chat completions: OpenAI itself and every compatible service
+(DeepSeek, DeepInfra, Z.ai, OpenRouter, Groq, vLLM, llama.cpp, LM Studio...).
+
+``base_url`` may end in ``/v1`` (or any version path such as ``/api/paas/v4``) or be a
+bare host; the adapter appends ``/v1`` only when the URL has no path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from endpoint_desk.adapters.base import Adapter, Capabilities
+from endpoint_desk.adapters.http import (
+    error_for_status,
+    iter_sse,
+    loads,
+    shared_session,
+    timeout_for,
+    translate_exception,
+)
+from endpoint_desk.core.errors import DeskError, ProtocolError
+from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
+
+
+def api_root(base_url: str) -> str:
+    """``http://host:1234`` -> ``http://host:1234/v1``; URLs with a path stay as given."""
+    base = base_url.rstrip("/")
+    if urlsplit(base).path in ("", "/"):
+        return base + "/v1"
+    return base
+
+
+def openai_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+    """The OpenAI wire body for a request (model already mapped)."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": [m.to_dict() for m in request.messages],
+    }
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop:
+        body["stop"] = request.stop
+    if request.extra:
+        for key, value in request.extra.items():
+            body.setdefault(key, value)
+    return body
+
+
+def _usage(data: Any) -> Usage | None:
+    if not isinstance(data, dict):
+        return None
+    return Usage(
+        input_tokens=int(data.get("prompt_tokens") or 0),
+        output_tokens=int(data.get("completion_tokens") or 0),
+    )
+
+
+class OpenAIAdapter(Adapter):
+    """Chat completions over HTTP with the shared connection pool."""
+
+    kind: ClassVar[EndpointKind] = EndpointKind.OPENAI
+    capabilities: ClassVar[Capabilities] = Capabilities(streaming=True, list_models=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._root = api_root(self.spec.base_url)
+        self._chat_url = self._root + "/chat/completions"
+        self._models_url = self._root + "/models"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        key = self.secret(self.spec.api_key)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        if self.spec.headers:
+            headers.update(self.resolved_headers())
+        return headers
+
+    async def list_models(self) -> list[str]:
+        name = self.spec.name
+        timeout = timeout_for(min(self.spec.limits.timeout_seconds, 15.0))
+        try:
+            async with shared_session().get(
+                self._models_url, headers=self._headers(), timeout=timeout
+            ) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise error_for_status(
+                        resp.status, body, resp.headers, endpoint=name, what="model list"
+                    )
+        except DeskError:
+            raise
+        except Exception as exc:
+            raise translate_exception(exc, endpoint=name) from exc
+        data = loads(body, endpoint=name)
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise ProtocolError(f"{name}: /models did not return a 'data' list", endpoint=name)
+        return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        name = self.spec.name
+        stream = request.stream
+        body = orjson.dumps(openai_body(request, stream=stream))
+        timeout = timeout_for(self.spec.limits.timeout_seconds)
+        started = False
+        try:
+            async with shared_session().post(
+                self._chat_url, data=body, headers=self._headers(), timeout=timeout
+            ) as resp:
+                if resp.status != 200:
+                    raw = await resp.read()
+                    raise error_for_status(
+                        resp.status, raw, resp.headers, endpoint=name, model=request.model
+                    )
+                started = True
+                ctype = resp.headers.get("Content-Type", "")
+                if stream and "text/event-stream" in ctype:
+                    async for chunk in self._read_stream(resp):
+                        yield chunk
+                    return
+                raw = await resp.read()
+                yield self._parse_whole(raw)
+        except DeskError:
+            raise
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            raise translate_exception(exc, endpoint=name, started_body=started) from exc
+
+    def _parse_whole(self, raw: bytes) -> ChatChunk:
+        name = self.spec.name
+        data = loads(raw, endpoint=name)
+        try:
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            content = message.get("content") or ""
+            finish = choice.get("finish_reason") or "stop"
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ProtocolError(
+                f"{name} sent a completion without choices[0].message", endpoint=name
+            ) from exc
+        return ChatChunk(
+            delta=str(content),
+            finish_reason=str(finish),
+            usage=_usage(data.get("usage")),
+            model=data.get("model"),
+        )
+
+    async def _read_stream(self, resp: aiohttp.ClientResponse) -> AsyncIterator[ChatChunk]:
+        name = self.spec.name
+        finish: str | None = None
+        usage: Usage | None = None
+        model: str | None = None
+        done = False
+        async for _event, data in iter_sse(resp):
+            if data == "[DONE]":
+                done = True
+                break
+            obj = loads(data, endpoint=name)
+            if not isinstance(obj, dict):
+                raise ProtocolError(f"{name} sent a stream event that is not an object")
+            if "error" in obj:
+                err = obj["error"]
+                msg = err.get("message") if isinstance(err, dict) else str(err)
+                raise ProtocolError(f"{name} reported an error mid-stream: {msg}", endpoint=name)
+            if obj.get("usage"):
+                usage = _usage(obj["usage"])
+            model = obj.get("model") or model
+            for choice in obj.get("choices") or ():
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
+                if text:
+                    yield ChatChunk(delta=text)
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+        if not done and finish is None:
+            raise ProtocolError(f"{name} cut the stream short (no [DONE])", endpoint=name)
+        yield ChatChunk(finish_reason=finish or "stop", usage=usage, model=model)

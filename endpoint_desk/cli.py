@@ -1,0 +1,438 @@
+"""``desk``: one-liners over the engine. Each command is a thin call into ``Desk``.
+
+Every expected failure prints one line naming the problem and exits non-zero; a
+traceback goes only to the log file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from endpoint_desk.core.errors import BadRequest, ConfigError, DeskError
+from endpoint_desk.core.models import EndpointKind, EndpointSpec, slugify
+
+app = typer.Typer(
+    name="desk",
+    help="A terminal trading desk for AI endpoints.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+log = logging.getLogger("endpoint_desk.cli")
+
+T = TypeVar("T")
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command with the desk's error policy."""
+
+    async def main() -> T:
+        return await coro_fn()
+
+    try:
+        try:
+            import uvloop
+
+            return uvloop.run(main())  # type: ignore[no-any-return]
+        except ImportError:
+            return asyncio.run(main())
+    except DeskError as exc:
+        err.print(f"[red]error[/red]: {exc.one_line()}", markup=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def open_desk(autostart: bool = False) -> Any:
+    from endpoint_desk.core.config import load_settings
+    from endpoint_desk.engine.desk import Desk
+
+    return Desk(load_settings(), autostart=autostart)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------- desk (no command)
+
+
+@app.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    """Open the desk (the terminal UI)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        from endpoint_desk.tui.app import run_app
+    except ImportError:
+        run_app = None
+    if run_app is not None and sys.stdout.isatty():
+        run_app()
+        return
+    ls(json_out=False)
+    out.print(
+        "\nAdd an endpoint:  desk add URL [--name NAME] [--api-key-env VAR]\n"
+        "Try one locally:  desk sim --port 9100   then   desk add http://127.0.0.1:9100 --name sim"
+    )
+
+
+# ---------------------------------------------------------------------- add
+
+
+def _default_name(url: str) -> str:
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    host = (parts.hostname or "endpoint").lower()
+    if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+        return slugify(f"local-{parts.port or 80}")
+    labels = [x for x in host.split(".") if x not in ("www", "api", "chat", "com", "ai", "io")]
+    return slugify(labels[0] if labels else host)
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items:
+        asked, sep, upstream = item.partition("=")
+        if not sep or not asked.strip() or not upstream.strip():
+            raise BadRequest(f"--model-map takes ASKED=UPSTREAM, got {item!r}")
+        mapping[asked.strip()] = upstream.strip()
+    return mapping
+
+
+@app.command()
+def add(
+    url: Annotated[str, typer.Argument(help="The endpoint's URL (API base or chat page).")],
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Name (slug).")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", "-k", help="Skip detection: " + ", ".join(k.value for k in EndpointKind)),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Key value; stored as a secret, never shown.")
+    ] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option("--api-key-env", help="Read the key from this variable.")
+    ] = None,
+    model_map: Annotated[
+        list[str], typer.Option("--model-map", "-m", help="ASKED=UPSTREAM (repeatable).")
+    ] = [],  # noqa: B006 - typer needs a literal default
+    model: Annotated[
+        list[str], typer.Option("--model", help="Model names it serves (repeatable).")
+    ] = [],  # noqa: B006
+    no_prove: Annotated[
+        bool, typer.Option("--no-prove", help="Save without a live call.")
+    ] = False,
+    stopped: Annotated[bool, typer.Option("--off", help="Save it switched OFF.")] = False,
+    note: Annotated[str, typer.Option("--note", help="A note kept with the endpoint.")] = "",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Find out what URL is, configure it, prove it with a live call, and save it."""
+
+    async def go() -> None:
+        from endpoint_desk.discovery.probe import detect
+
+        target = url.strip()
+        if not target.startswith(("http://", "https://")):
+            target = "http://" + target
+        if api_key and api_key_env:
+            raise BadRequest("give either --api-key or --api-key-env, not both")
+        key_value: str | None = api_key
+        key_ref: str | None = None
+        if api_key_env:
+            key_value = os.environ.get(api_key_env)
+            if not key_value:
+                raise ConfigError(f"environment variable {api_key_env} is not set")
+            key_ref = f"env:{api_key_env}"
+        mapping = _parse_map(model_map)
+        ep_name = slugify(name) if name else _default_name(target)
+        if not ep_name:
+            raise BadRequest("--name must contain a letter or a digit")
+        evidence: list[str] = []
+        models = list(model)
+        if kind:
+            try:
+                ep_kind = EndpointKind(kind)
+            except ValueError:
+                raise BadRequest(
+                    f"unknown --kind {kind!r}; one of: {', '.join(k.value for k in EndpointKind)}"
+                ) from None
+            base_url = target
+            evidence.append(f"--kind {ep_kind.value} given, detection skipped")
+        else:
+            if not json_out:
+                err.print(f"probing {target} ...")
+            det = await detect(target, api_key=key_value)
+            ep_kind, base_url = det.kind, det.base_url
+            evidence.extend(det.evidence)
+            models = models or det.models
+        desk = open_desk()
+        async with desk:
+            if ep_name in {v.name for v in desk.endpoints()}:
+                from endpoint_desk.core.errors import Duplicate
+
+                raise Duplicate(f"an endpoint named {ep_name!r} already exists (desk ls)")
+            if api_key and not key_ref:
+                key_ref = desk.store_secret(ep_name, "api_key", api_key)
+            try:
+                spec = EndpointSpec(
+                    name=ep_name,
+                    kind=ep_kind,
+                    base_url=base_url,
+                    api_key=key_ref,
+                    models=models,
+                    model_mapping=mapping,
+                    note=note,
+                )
+            except ValueError as exc:
+                raise BadRequest(f"invalid endpoint: {_first_error(exc)}") from None
+            try:
+                view = await desk.add(spec, prove=not no_prove, start=not stopped)
+            except BaseException:
+                if key_ref and not key_ref.startswith("env:"):
+                    desk.secrets.delete(key_ref)
+                raise
+            if json_out:
+                _print_json({**view.to_dict(), "evidence": evidence})
+                return
+            out.print(f"added [bold]{view.name}[/bold] ({view.spec.kind.value}) at {view.spec.base_url}")
+            for line in evidence:
+                out.print(f"  why: {line}")
+            names = view.spec.answers_to()
+            shown = ", ".join(names[:8]) + (f" (+{len(names) - 8} more)" if len(names) > 8 else "")
+            out.print(f"  models: {shown or '(any name)'}")
+            if not no_prove:
+                m = view.metrics
+                out.print(f"  proven with a live call: {m.p50_ms or 0:.0f} ms")
+            out.print(f"  state: {view.state.value}")
+
+    run(go)
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))
+    return str(exc)
+
+
+# ---------------------------------------------------------------------- ls / start / stop / rm
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}ms"
+
+
+def _fmt_pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.0f}%"
+
+
+@app.command()
+def ls(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show the portfolio."""
+
+    async def go() -> None:
+        async with open_desk() as desk:
+            views = desk.endpoints()
+            if json_out:
+                _print_json([v.to_dict() for v in views])
+                return
+            if not views:
+                out.print("The portfolio is empty.")
+                return
+            table = Table(box=None, header_style="bold", pad_edge=False)
+            for col in ("NAME", "KIND", "STATE", "MODELS", "OK%", "P50", "UPTIME", "COST", "URL"):
+                table.add_column(col, no_wrap=col != "MODELS")
+            for v in views:
+                names = v.spec.answers_to()
+                models = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+                m = v.metrics
+                state = v.state.value + (f" ({v.reason})" if v.reason and not v.state.serving else "")
+                table.add_row(
+                    v.name,
+                    v.spec.kind.value,
+                    state,
+                    models or "(any)",
+                    _fmt_pct(m.success_rate),
+                    _fmt_ms(m.p50_ms),
+                    _fmt_pct(m.uptime),
+                    f"${m.cost_total:.4f}",
+                    v.spec.base_url,
+                )
+            out.print(table)
+
+    run(go)
+
+
+@app.command()
+def start(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Switch an endpoint ON."""
+
+    async def go() -> None:
+        async with open_desk() as desk:
+            view = await desk.start(name)
+            if view.state.value == "error":
+                raise DeskError(f"{view.name} could not start: {view.reason}")
+            out.print(f"{view.name}: {view.state.value}")
+
+    run(go)
+
+
+@app.command()
+def stop(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Switch an endpoint OFF (it stays off until you start it)."""
+
+    async def go() -> None:
+        async with open_desk() as desk:
+            view = await desk.stop(name)
+            out.print(f"{view.name}: {view.state.value}")
+
+    run(go)
+
+
+@app.command()
+def rm(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Remove an endpoint (asks first unless --yes)."""
+
+    async def go() -> None:
+        async with open_desk() as desk:
+            view = desk.endpoint(name)
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise BadRequest(f"not removing {view.name}: add --yes to confirm")
+                if not typer.confirm(f"Remove {view.name} ({view.spec.base_url})?"):
+                    out.print("kept")
+                    return
+            await desk.remove(view.name)
+            out.print(f"removed {view.name}")
+
+    run(go)
+
+
+# ---------------------------------------------------------------------- test
+
+
+@app.command()
+def test(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    message: Annotated[str, typer.Argument(help="The message to send.")] = "Say hello.",
+    model: Annotated[str | None, typer.Option("--model", help="Model name to ask for.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the standardized result.")] = False,
+) -> None:
+    """Send a message to one endpoint, stream the reply, and show the figures."""
+
+    async def go() -> None:
+        from endpoint_desk.core.models import ChatRequest
+
+        async with open_desk() as desk:
+            view = desk.endpoint(name)
+            request = ChatRequest.from_text(message, model=model or "", stream=True)
+            stream = desk.stream(request, endpoint=view.name)
+            async for chunk in stream:
+                if chunk.delta and not json_out:
+                    sys.stdout.write(chunk.delta)
+                    sys.stdout.flush()
+            result = stream.result
+            assert result is not None
+            if json_out:
+                _print_json(result.to_dict())
+                return
+            u = result.usage
+            est = " (estimated)" if u.estimated else ""
+            ttft = "-" if result.ttft_ms is None else f"{result.ttft_ms:.0f} ms"
+            sys.stdout.write("\n")
+            out.print(
+                f"[dim]-- {result.endpoint} · {result.model} · latency {result.latency_ms:.0f} ms"
+                f" · first token {ttft} · tokens {u.input_tokens} in / {u.output_tokens} out{est}"
+                f" · cost ${u.cost:.6f}[/dim]"
+            )
+
+    run(go)
+
+
+# ---------------------------------------------------------------------- paths / sim
+
+
+@app.command()
+def paths(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print where config, data, database and logs live."""
+    from endpoint_desk.core.paths import get_paths
+
+    p = get_paths().as_dict()
+    if json_out:
+        _print_json(p)
+        return
+    width = max(len(k) for k in p)
+    for key, value in p.items():
+        out.print(f"{key.ljust(width)}  {value}")
+
+
+@app.command()
+def sim(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 9100,
+    latency: Annotated[float, typer.Option(help="Seconds before the answer starts.")] = 0.0,
+    ttft: Annotated[float, typer.Option(help="Seconds before the first chunk.")] = 0.0,
+    chunks: Annotated[int, typer.Option(help="Chunks per streamed reply.")] = 8,
+    chunk_delay: Annotated[float, typer.Option(help="Seconds between chunks.")] = 0.0,
+    fail_rate: Annotated[float, typer.Option(help="Share of requests that fail (0..1).")] = 0.0,
+    fail_status: Annotated[int, typer.Option(help="Status of a failed request.")] = 500,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Require this key from clients.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the random failures.")] = None,
+) -> None:
+    """Run a local simulated upstream (OpenAI, Anthropic, Gemini, Ollama, jobs)."""
+    from endpoint_desk.sim import SimConfig, run_sim
+
+    config = SimConfig(
+        latency=latency,
+        ttft=ttft,
+        chunks=chunks,
+        chunk_delay=chunk_delay,
+        fail_rate=fail_rate,
+        fail_status=fail_status,
+        api_key=api_key,
+        seed=seed,
+    )
+    try:
+        run_sim(host, port, config)
+    except OSError as exc:
+        err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except DeskError as exc:  # raised outside run(), e.g. while loading settings
+        err.print(f"error: {exc.one_line()}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Engine events: typed dataclasses published to every subscriber.
+
+Front ends (the TUI, the server's logs, webhooks) subscribe with
+``async for event in desk.events(): ...``. Publishing never blocks: a slow subscriber
+loses its oldest events, never the engine's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    ts: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointChanged(Event):
+    """An endpoint was added, changed state, or its configuration changed."""
+
+    name: str
+    state: str
+    reason: str = ""
+    removed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDone(Event):
+    """A request finished (successfully or not) on an endpoint."""
+
+    request_id: str
+    endpoint: str
+    model: str
+    ok: bool
+    latency_ms: float
+    ttft_ms: float | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    cost: float = 0.0
+    cached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChecked(Event):
+    name: str
+    ok: bool
+    latency_ms: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert(Event):
+    """Something a person should know: tripped, recovered, error, budget reached."""
+
+    level: str  # "info" | "warning" | "error"
+    name: str | None
+    title: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerChanged(Event):
+    url: str | None
+
+
+class EventBus:
+    """Fan-out of events to subscribers, each with a bounded queue."""
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self._subscribers: set[asyncio.Queue[Event | None]] = set()
+        self._maxsize = maxsize
+
+    def publish(self, event: Event) -> None:
+        for queue in self._subscribers:
+            if queue.full():
+                try:
+                    queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    pass
+            queue.put_nowait(event)
+
+    def close(self) -> None:
+        """End every subscription."""
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def subscribe(self) -> AsyncIterator[Event]:
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(self._maxsize)
+        self._subscribers.add(queue)
+        try:
+            while True:
+                event = await queue.get()
+                if event is None:
+                    return
+                yield event
+        finally:
+            self._subscribers.discard(queue)
