@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -78,13 +79,16 @@ def _default(ctx: typer.Context) -> None:
     """Open the desk (the terminal UI)."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        from endpoint_desk.tui.app import run_app
-    except ImportError:
-        run_app = None
-    if run_app is not None and sys.stdout.isatty():
-        run_app()
-        return
+    if sys.stdout.isatty():
+        import importlib
+
+        try:
+            tui = importlib.import_module("endpoint_desk.tui.app")
+        except ImportError:
+            tui = None
+        if tui is not None:
+            tui.run_app()
+            return
     ls(json_out=False)
     out.print(
         "\nAdd an endpoint:  desk add URL [--name NAME] [--api-key-env VAR]\n"
@@ -120,7 +124,9 @@ def add(
     name: Annotated[str | None, typer.Option("--name", "-n", help="Name (slug).")] = None,
     kind: Annotated[
         str | None,
-        typer.Option("--kind", "-k", help="Skip detection: " + ", ".join(k.value for k in EndpointKind)),
+        typer.Option(
+            "--kind", "-k", help="Skip detection: " + ", ".join(k.value for k in EndpointKind)
+        ),
     ] = None,
     api_key: Annotated[
         str | None, typer.Option("--api-key", help="Key value; stored as a secret, never shown.")
@@ -134,93 +140,121 @@ def add(
     model: Annotated[
         list[str], typer.Option("--model", help="Model names it serves (repeatable).")
     ] = [],  # noqa: B006
-    no_prove: Annotated[
-        bool, typer.Option("--no-prove", help="Save without a live call.")
-    ] = False,
+    no_prove: Annotated[bool, typer.Option("--no-prove", help="Save without a live call.")] = False,
     stopped: Annotated[bool, typer.Option("--off", help="Save it switched OFF.")] = False,
     note: Annotated[str, typer.Option("--note", help="A note kept with the endpoint.")] = "",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Find out what URL is, configure it, prove it with a live call, and save it."""
+    opts = AddOptions(
+        url=url,
+        name=name,
+        kind=kind,
+        api_key=api_key,
+        api_key_env=api_key_env,
+        model_map=list(model_map),
+        models=list(model),
+        prove=not no_prove,
+        start=not stopped,
+        note=note,
+        json_out=json_out,
+    )
+    run(lambda: _add(opts))
 
-    async def go() -> None:
-        from endpoint_desk.discovery.probe import detect
 
-        target = url.strip()
-        if not target.startswith(("http://", "https://")):
-            target = "http://" + target
-        if api_key and api_key_env:
-            raise BadRequest("give either --api-key or --api-key-env, not both")
-        key_value: str | None = api_key
-        key_ref: str | None = None
-        if api_key_env:
-            key_value = os.environ.get(api_key_env)
-            if not key_value:
-                raise ConfigError(f"environment variable {api_key_env} is not set")
-            key_ref = f"env:{api_key_env}"
-        mapping = _parse_map(model_map)
-        ep_name = slugify(name) if name else _default_name(target)
-        if not ep_name:
-            raise BadRequest("--name must contain a letter or a digit")
-        evidence: list[str] = []
-        models = list(model)
-        if kind:
+@dataclass
+class AddOptions:
+    """What ``desk add`` was told."""
+
+    url: str
+    name: str | None = None
+    kind: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None
+    model_map: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    prove: bool = True
+    start: bool = True
+    note: str = ""
+    json_out: bool = False
+
+
+async def _add(opts: AddOptions) -> None:
+    from endpoint_desk.core.errors import Duplicate
+    from endpoint_desk.discovery.probe import detect
+
+    target = opts.url.strip()
+    if not target.startswith(("http://", "https://")):
+        target = "http://" + target
+    if opts.api_key and opts.api_key_env:
+        raise BadRequest("give either --api-key or --api-key-env, not both")
+    key_value = opts.api_key
+    key_ref: str | None = None
+    if opts.api_key_env:
+        key_value = os.environ.get(opts.api_key_env)
+        if not key_value:
+            raise ConfigError(f"environment variable {opts.api_key_env} is not set")
+        key_ref = f"env:{opts.api_key_env}"
+    mapping = _parse_map(opts.model_map)
+    ep_name = slugify(opts.name) if opts.name else _default_name(target)
+    if not ep_name:
+        raise BadRequest("--name must contain a letter or a digit")
+    evidence: list[str] = []
+    models = list(opts.models)
+    async with open_desk() as desk:
+        if ep_name in {v.name for v in desk.endpoints()}:
+            raise Duplicate(f"an endpoint named {ep_name!r} already exists (desk ls)")
+        if opts.kind:
             try:
-                ep_kind = EndpointKind(kind)
+                ep_kind = EndpointKind(opts.kind)
             except ValueError:
-                raise BadRequest(
-                    f"unknown --kind {kind!r}; one of: {', '.join(k.value for k in EndpointKind)}"
-                ) from None
+                kinds = ", ".join(k.value for k in EndpointKind)
+                raise BadRequest(f"unknown --kind {opts.kind!r}; one of: {kinds}") from None
             base_url = target
             evidence.append(f"--kind {ep_kind.value} given, detection skipped")
         else:
-            if not json_out:
+            if not opts.json_out:
                 err.print(f"probing {target} ...")
             det = await detect(target, api_key=key_value)
             ep_kind, base_url = det.kind, det.base_url
             evidence.extend(det.evidence)
             models = models or det.models
-        desk = open_desk()
-        async with desk:
-            if ep_name in {v.name for v in desk.endpoints()}:
-                from endpoint_desk.core.errors import Duplicate
+        if opts.api_key and not key_ref:
+            key_ref = desk.store_secret(ep_name, "api_key", opts.api_key)
+        try:
+            spec = EndpointSpec(
+                name=ep_name,
+                kind=ep_kind,
+                base_url=base_url,
+                api_key=key_ref,
+                models=models,
+                model_mapping=mapping,
+                note=opts.note,
+            )
+        except ValueError as exc:
+            raise BadRequest(f"invalid endpoint: {_first_error(exc)}") from None
+        try:
+            view = await desk.add(spec, prove=opts.prove, start=opts.start)
+        except BaseException:
+            if key_ref and not key_ref.startswith("env:"):
+                desk.secrets.delete(key_ref)
+            raise
+        _report_added(view, evidence, opts)
 
-                raise Duplicate(f"an endpoint named {ep_name!r} already exists (desk ls)")
-            if api_key and not key_ref:
-                key_ref = desk.store_secret(ep_name, "api_key", api_key)
-            try:
-                spec = EndpointSpec(
-                    name=ep_name,
-                    kind=ep_kind,
-                    base_url=base_url,
-                    api_key=key_ref,
-                    models=models,
-                    model_mapping=mapping,
-                    note=note,
-                )
-            except ValueError as exc:
-                raise BadRequest(f"invalid endpoint: {_first_error(exc)}") from None
-            try:
-                view = await desk.add(spec, prove=not no_prove, start=not stopped)
-            except BaseException:
-                if key_ref and not key_ref.startswith("env:"):
-                    desk.secrets.delete(key_ref)
-                raise
-            if json_out:
-                _print_json({**view.to_dict(), "evidence": evidence})
-                return
-            out.print(f"added [bold]{view.name}[/bold] ({view.spec.kind.value}) at {view.spec.base_url}")
-            for line in evidence:
-                out.print(f"  why: {line}")
-            names = view.spec.answers_to()
-            shown = ", ".join(names[:8]) + (f" (+{len(names) - 8} more)" if len(names) > 8 else "")
-            out.print(f"  models: {shown or '(any name)'}")
-            if not no_prove:
-                m = view.metrics
-                out.print(f"  proven with a live call: {m.p50_ms or 0:.0f} ms")
-            out.print(f"  state: {view.state.value}")
 
-    run(go)
+def _report_added(view: Any, evidence: list[str], opts: AddOptions) -> None:
+    if opts.json_out:
+        _print_json({**view.to_dict(), "evidence": evidence})
+        return
+    out.print(f"added [bold]{view.name}[/bold] ({view.spec.kind.value}) at {view.spec.base_url}")
+    for line in evidence:
+        out.print(f"  why: {line}")
+    names = view.spec.answers_to()
+    shown = ", ".join(names[:8]) + (f" (+{len(names) - 8} more)" if len(names) > 8 else "")
+    out.print(f"  models: {shown or '(any name)'}")
+    if opts.prove:
+        out.print(f"  proven with a live call in {view.metrics.p50_ms or 0:.0f} ms")
+    out.print(f"  state: {view.state.value}")
 
 
 def _first_error(exc: Exception) -> str:
@@ -230,6 +264,116 @@ def _first_error(exc: Exception) -> str:
         loc = ".".join(str(p) for p in first.get("loc", ()))
         return f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))
     return str(exc)
+
+
+# ---------------------------------------------------------------------- scan
+
+
+@app.command()
+def scan(
+    port: Annotated[
+        list[int],
+        typer.Option("--port", "-p", help="Port to probe (repeatable; default: the usual ones)."),
+    ] = [],  # noqa: B006 - typer needs a literal default
+    host: Annotated[str, typer.Option("--host", help="Host to probe.")] = "127.0.0.1",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per probe.")] = 2.0,
+    add_found: Annotated[
+        bool, typer.Option("--add", help="Add every API found (proved with a live call).")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Find provider keys in the environment and local model servers; offer `desk add` lines."""
+
+    async def go() -> None:
+        from endpoint_desk.adapters.base import close_shared_resources
+        from endpoint_desk.discovery.scanner import parse_ports
+        from endpoint_desk.discovery.scanner import scan as run_scan
+
+        ports = parse_ports(port) if port else None
+        try:
+            report = await run_scan(ports, host=host, timeout=timeout)
+        finally:
+            await close_shared_resources()
+        added: list[dict[str, Any]] = []
+        if add_found:
+            added = await _scan_add(report, quiet=json_out)
+        if json_out:
+            _print_json({**report.to_dict(), "added": added})
+            return
+        out.print(f"API keys in the environment ({len(report.keys)}):")
+        for k in report.keys:
+            extra = f" (also set: {', '.join(k.also_set)})" if k.also_set else ""
+            out.print(f"  {k.label}: ${k.env_var} is set{extra}")
+            out.print(f"    {k.command}")
+        if not report.keys:
+            out.print("  none of the known providers' variables is set")
+        shown = ", ".join(str(p) for p in report.scanned_ports)
+        out.print(f"Local servers (ports {shown}): {len(report.servers)} found")
+        for s in report.servers:
+            models = ", ".join(s.models[:5]) + (
+                f" +{len(s.models) - 5}" if len(s.models) > 5 else ""
+            )
+            out.print(
+                f"  :{s.port} {s.product} ({s.kind.value}){' models: ' + models if models else ''}"
+            )
+            for line in s.evidence[-1:]:
+                out.print(f"    why: {line}")
+            out.print(f"    {s.command}")
+        if report.commands and not add_found:
+            out.print("Run a line above to add it, or `desk scan --add` to add every API found.")
+        out.print(f"[dim]scan took {report.elapsed_ms:.0f} ms[/dim]", markup=True)
+
+    run(go)
+
+
+async def _scan_add(report: Any, *, quiet: bool) -> list[dict[str, Any]]:
+    """Add what a scan found (APIs only; a web page needs `desk add URL`)."""
+    results: list[dict[str, Any]] = []
+    async with open_desk() as desk:
+        have = {v.spec.base_url.rstrip("/") for v in desk.endpoints()}
+        names = {v.name for v in desk.endpoints()}
+        todo: list[EndpointSpec] = []
+        for k in report.keys:
+            todo.append(
+                EndpointSpec(
+                    name=k.provider, kind=k.kind, base_url=k.base_url, api_key=f"env:{k.env_var}"
+                )
+            )
+        for s in report.servers:
+            if s.kind == EndpointKind.WEB_CHAT or s.needs_key:
+                results.append(
+                    {"name": s.name, "ok": False, "skipped": True, "reason": f"run: {s.command}"}
+                )
+                continue
+            todo.append(
+                EndpointSpec(name=s.name, kind=s.kind, base_url=s.url, models=s.models[:200])
+            )
+        for spec in todo:
+            if spec.base_url.rstrip("/") in have or spec.name in names:
+                results.append(
+                    {
+                        "name": spec.name,
+                        "ok": True,
+                        "skipped": True,
+                        "reason": "already in the portfolio",
+                    }
+                )
+                continue
+            try:
+                view = await desk.add(spec, prove=True, start=True)
+            except DeskError as exc:
+                results.append({"name": spec.name, "ok": False, "reason": exc.one_line()})
+                if not quiet:
+                    out.print(f"  not added {spec.name}: {exc.one_line()}")
+                continue
+            names.add(view.name)
+            results.append({"name": view.name, "ok": True, "state": view.state.value})
+            if not quiet:
+                out.print(
+                    f"  added {view.name} ({view.spec.kind.value}) at {view.spec.base_url}:"
+                    f" {view.state.value}"
+                )
+    return results
 
 
 # ---------------------------------------------------------------------- ls / start / stop / rm
@@ -260,12 +404,16 @@ def ls(
                 return
             table = Table(box=None, header_style="bold", pad_edge=False)
             for col in ("NAME", "KIND", "STATE", "MODELS", "OK%", "P50", "UPTIME", "COST", "URL"):
-                table.add_column(col, no_wrap=col != "MODELS")
+                table.add_column(col, no_wrap=True, overflow="ellipsis")
             for v in views:
                 names = v.spec.answers_to()
-                models = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+                models = (
+                    names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "") if names else ""
+                )
                 m = v.metrics
-                state = v.state.value + (f" ({v.reason})" if v.reason and not v.state.serving else "")
+                state = v.state.value + (
+                    f" ({v.reason})" if v.reason and not v.state.serving else ""
+                )
                 table.add_row(
                     v.name,
                     v.spec.kind.value,
@@ -338,7 +486,9 @@ def test(
     name: Annotated[str, typer.Argument(help="Endpoint name.")],
     message: Annotated[str, typer.Argument(help="The message to send.")] = "Say hello.",
     model: Annotated[str | None, typer.Option("--model", help="Model name to ask for.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the standardized result.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the standardized result.")
+    ] = False,
 ) -> None:
     """Send a message to one endpoint, stream the reply, and show the figures."""
 

@@ -142,13 +142,17 @@ def error_for_status(
             status=status,
         )
     if status in (400, 413, 422):
-        return BadRequest(f"{endpoint} rejected the {what}: {detail}", endpoint=endpoint, status=status)
+        return BadRequest(
+            f"{endpoint} rejected the {what}: {detail}", endpoint=endpoint, status=status
+        )
     return UpstreamError(
         f"{endpoint} answered {status}: {detail}", endpoint=endpoint, status=status
     )
 
 
-def translate_exception(exc: BaseException, *, endpoint: str, started_body: bool = False) -> DeskError:
+def translate_exception(
+    exc: BaseException, *, endpoint: str, started_body: bool = False
+) -> DeskError:
     """Map an aiohttp / asyncio exception onto the desk's hierarchy.
 
     Args:
@@ -186,7 +190,7 @@ def translated(endpoint: str) -> Iterator[None]:
         yield
     except DeskError:
         raise
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
         raise translate_exception(exc, endpoint=endpoint) from exc
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -36,12 +36,6 @@ class _Answer:
     ctype: str
     body: bytes
     json: Any = None
-
-
-def _root(url: str) -> str:
-    """Scheme and host of a URL (``https://h:1/v1/x`` -> ``https://h:1``)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
 def _strip(url: str, *suffixes: str) -> str:
@@ -107,7 +101,6 @@ async def detect(
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         url = "http://" + url
-    root = _root(url)
     evidence: list[str] = []
     hint = _hint(url)
     if hint:
@@ -178,11 +171,7 @@ async def detect(
                     _model_ids(items),
                     [*evidence, f"GET {base}/v1/models answered with Anthropic's model list"],
                 )
-        if (
-            ans.status in (401, 403)
-            and isinstance(data, dict)
-            and data.get("type") == "error"
-        ):
+        if ans.status in (401, 403) and isinstance(data, dict) and data.get("type") == "error":
             return Detection(
                 EndpointKind.ANTHROPIC,
                 base,
@@ -219,16 +208,20 @@ async def detect(
                 )
         return None
 
-    probes = [ollama, openai, anthropic, gemini]
+    # All probes run at once; when several protocols answer (Ollama also serves an
+    # OpenAI-compatible /v1, the sim serves everything), the first in this order wins.
+    probes = [openai, anthropic, gemini, ollama]
     if hint == EndpointKind.ANTHROPIC:
         probes = [anthropic, openai]
     elif hint == EndpointKind.GEMINI:
         probes = [gemini, openai]
+    elif hint == EndpointKind.OLLAMA:
+        probes = [ollama, openai]
     try:
         results = await asyncio.gather(*(p() for p in probes), return_exceptions=True)
     except DeskError:
         raise
-    unreachable: BaseException | None = None
+    unreachable: aiohttp.ClientConnectorError | None = None
     found: list[Detection] = []
     for res in results:
         if isinstance(res, Detection):
@@ -239,7 +232,13 @@ async def detect(
             raise translate_exception(res, endpoint=url)
     good = [d for d in found if not d.needs_key]
     if good:
-        return good[0]
+        best = good[0]
+        others = [d.kind.value for d in good[1:] if d.kind != best.kind]
+        if others:
+            best.evidence.append(
+                f"it also answers as {', '.join(others)}; use --kind to choose another"
+            )
+        return best
     if found:
         det = found[0]
         raise AuthFailed(
