@@ -392,9 +392,10 @@ class _Sim:
             self.state.stats.last[route] = {
                 "model": model_raw,
                 "body": body,
-                "query": dict(request.query),
+                "query": {str(k): v for k, v in request.query.items()},
                 "headers": {
-                    k: ("***" if k.lower() in _MASKED else v) for k, v in request.headers.items()
+                    str(k): ("***" if k.lower() in _MASKED else v)
+                    for k, v in request.headers.items()
                 },
             }
         if knobs.latency:
