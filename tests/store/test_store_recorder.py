@@ -115,8 +115,8 @@ async def test_rollups_from_batches(store: Store) -> None:
     assert await rec.flush()
     got = await store.rollups(None, base)
     assert got == [
-        Rollup(m, "a", 3, 1, 500.0, 40.0, 2, 5, 1, pytest.approx(0.1)),
-        Rollup(m, "b", 1, 0, 10.0, 0.0, 0, 0, 0, pytest.approx(0.2)),
+        Rollup(m, "a", 3, 1, 500.0, 40.0, 2, 5, 1, 0.1),
+        Rollup(m, "b", 1, 0, 10.0, 0.0, 0, 0, 0, 0.2),
         Rollup(m + 1, "a", 1, 0, 50.0, 20.0, 1, 0, 7, 0.0),
     ]
     assert got[0].mean_latency_ms == pytest.approx(500 / 3)

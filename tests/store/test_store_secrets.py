@@ -197,10 +197,10 @@ async def test_no_secret_in_the_database_file(paths: Paths, secrets: SecretStore
 class MemoryKeyring(KeyringBackend):
     """A real keyring backend (the keyring package's own API) kept in memory."""
 
-    priority = 10  # type: ignore[assignment]
+    priority = 10
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.data: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -240,7 +240,7 @@ def test_working_keyring_is_used(memory_keyring: MemoryKeyring, paths: Paths) ->
 
 def test_fail_backend_falls_back_to_the_file(paths: Paths) -> None:
     previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
     try:
         store = SecretStore(paths, redactor=SecretRedactor())
         assert not store.keyring_available
