@@ -316,7 +316,7 @@ def scan(
             out.print(
                 f"  :{s.port} {s.product} ({s.kind.value}){' models: ' + models if models else ''}"
             )
-            for line in s.evidence[-1:]:
+            for line in s.evidence[:2]:
                 out.print(f"    why: {line}")
             out.print(f"    {s.command}")
         if report.commands and not add_found:
@@ -404,7 +404,9 @@ def ls(
                 return
             table = Table(box=None, header_style="bold", pad_edge=False)
             for col in ("NAME", "KIND", "STATE", "MODELS", "OK%", "P50", "UPTIME", "COST", "URL"):
-                table.add_column(col, no_wrap=True, overflow="ellipsis")
+                table.add_column(
+                    col, no_wrap=col != "URL", overflow="fold", min_width=len(col)
+                )
             for v in views:
                 names = v.spec.answers_to()
                 models = (
