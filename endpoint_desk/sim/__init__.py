@@ -21,6 +21,11 @@ One aiohttp app speaks every protocol the desk talks to, on one port:
   ``failed`` with ``job_fail``).
 - Custom: ``POST /custom/generate {"input", "model"?}`` -> ``{"output": {"text"},
   "meta": {"tokens": {"in", "out"}, "model"}}``. Jobs/custom take a Bearer or x-api-key.
+- ``SimConfig(protocols=[...])`` (CLI ``--protocols``) serves only some route groups
+  (``openai``, ``anthropic``, ``gemini``, ``ollama`` (plus ``GET /`` "Ollama is
+  running"), ``jobs``, ``custom``), so a sim can look like exactly one kind of upstream;
+  an Anthropic-only sim answers ``GET /v1/models`` in Anthropic's shape (400 without
+  ``anthropic-version``).
 - Control (no auth, not counted, no knobs): ``GET /sim`` (what is served),
   ``GET /sim/stats``, ``POST /sim/reset``, ``GET /sim/config``, ``POST /sim/config``
   (JSON object of knobs and/or ``models``, ``api_key``, ``replies``, ``script`` list).
@@ -60,12 +65,20 @@ Python API: :class:`SimConfig`, :func:`create_app`, :class:`SimServer`,
 :func:`start_sim_in_thread`, :func:`run_sim`; ``python -m endpoint_desk.sim --help``.
 """
 
-from endpoint_desk.sim.knobs import KNOB_NAMES, KnobError, Knobs, SimConfig, parse_knob_text
+from endpoint_desk.sim.knobs import (
+    KNOB_NAMES,
+    PROTOCOL_NAMES,
+    KnobError,
+    Knobs,
+    SimConfig,
+    parse_knob_text,
+)
 from endpoint_desk.sim.runner import SimServer, run_sim, start_sim_in_thread
 from endpoint_desk.sim.upstream import SimStats, count_tokens, create_app, split_chunks
 
 __all__ = [
     "KNOB_NAMES",
+    "PROTOCOL_NAMES",
     "KnobError",
     "Knobs",
     "SimConfig",

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "KNOB_NAMES",
+    "PROTOCOL_NAMES",
     "KnobError",
     "Knobs",
     "ScriptFn",
@@ -131,6 +132,7 @@ _KNOB_TYPES: dict[str, str] = {
     "reply": "str?",
 }
 _SIM_DEFAULT_MODELS = ["sim-model", "sim-large", "scripted"]
+PROTOCOL_NAMES: tuple[str, ...] = ("openai", "anthropic", "gemini", "ollama", "jobs", "custom")
 
 
 @dataclass
@@ -144,12 +146,28 @@ class SimConfig(Knobs):
         script: replies of models whose name starts with ``scripted``: a list (answered
             in order, cycling) or a callable ``fn(messages) -> str``.
         replies: canned reply text per model name.
+        protocols: the route groups served (``openai``, ``anthropic``, ``gemini``,
+            ``ollama``, ``jobs``, ``custom``); ``None`` serves all. Fixed at start, so a
+            discovery test can run a sim that looks like exactly one kind of upstream.
     """
 
     models: list[str] = field(default_factory=lambda: list(_SIM_DEFAULT_MODELS))
     api_key: str | None = None
     script: list[str] | ScriptFn | None = None
     replies: dict[str, str] = field(default_factory=dict)
+    protocols: list[str] | None = None
+
+    def served(self) -> list[str]:
+        """The protocols this config serves; raises :class:`KnobError` for unknown names."""
+        if self.protocols is None:
+            return list(PROTOCOL_NAMES)
+        unknown = [p for p in self.protocols if p not in PROTOCOL_NAMES]
+        if unknown:
+            raise KnobError(
+                f"unknown sim protocol(s) {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(PROTOCOL_NAMES)})"
+            )
+        return [p for p in PROTOCOL_NAMES if p in self.protocols]
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Change knobs (and ``models``/``api_key``/``replies``/``script`` list) in place.
@@ -180,6 +198,8 @@ class SimConfig(Knobs):
                 ):
                     raise KnobError("sim config 'script' must be a list of strings or null")
                 new[name] = value
+            elif name == "protocols":
+                raise KnobError("sim config 'protocols' is fixed when the sim starts")
             else:
                 raise KnobError(f"unknown sim config field {raw_name!r}")
         Knobs(
@@ -194,6 +214,7 @@ class SimConfig(Knobs):
         out["models"] = list(self.models)
         out["api_key"] = "***" if self.api_key else None
         out["replies"] = dict(self.replies)
+        out["protocols"] = self.served()
         if callable(self.script):
             out["script"] = f"<callable {getattr(self.script, '__name__', 'script')}>"
         else:

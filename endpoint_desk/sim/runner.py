@@ -148,7 +148,8 @@ def run_sim(host: str = "127.0.0.1", port: int = 8765, config: SimConfig | None 
             print(f"models: {', '.join(sim.config.models)}", flush=True)
             if sim.config.api_key:
                 print("api key required", flush=True)
-            for proto, routes in PROTOCOLS.items():
+            for proto in [*sim.config.served(), "control"]:
+                routes = PROTOCOLS[proto]
                 print(f"  {proto:<9} {'  '.join(routes)}", flush=True)
             await asyncio.Event().wait()
 

@@ -250,19 +250,29 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     app = web.Application(client_max_size=32 * 1024 * 1024)
     app[STATE_KEY] = sim.state
     w = sim.wrap
-    app.router.add_get("/v1/models", w("GET /v1/models", sim.models_v1))
-    app.router.add_get("/v1/models/{model}", w("GET /v1/models/{model}", sim.model_v1))
-    app.router.add_post("/v1/chat/completions", w("POST /v1/chat/completions", sim.openai_chat))
-    app.router.add_post("/v1/messages", w("POST /v1/messages", sim.anthropic_messages))
-    app.router.add_get("/v1beta/models", w("GET /v1beta/models", sim.gemini_models))
-    app.router.add_get("/v1beta/models/{name}", w("GET /v1beta/models/{name}", sim.gemini_model))
-    app.router.add_post("/v1beta/models/{name}", w("POST /v1beta/models/{name}", sim.gemini_call))
-    app.router.add_get("/api/tags", w("GET /api/tags", sim.ollama_tags))
-    app.router.add_get("/api/version", w("GET /api/version", sim.ollama_version))
-    app.router.add_post("/api/chat", w("POST /api/chat", sim.ollama_chat))
-    app.router.add_post("/jobs", w("POST /jobs", sim.job_submit))
-    app.router.add_get("/jobs/{id}", w("GET /jobs/{id}", sim.job_poll))
-    app.router.add_post("/custom/generate", w("POST /custom/generate", sim.custom_generate))
+    served = sim.served = config.served()
+    add_get, add_post = app.router.add_get, app.router.add_post
+    if "openai" in served or "anthropic" in served:
+        add_get("/v1/models", w("GET /v1/models", sim.models_v1))
+    if "openai" in served:
+        add_get("/v1/models/{model}", w("GET /v1/models/{model}", sim.model_v1))
+        add_post("/v1/chat/completions", w("POST /v1/chat/completions", sim.openai_chat))
+    if "anthropic" in served:
+        add_post("/v1/messages", w("POST /v1/messages", sim.anthropic_messages))
+    if "gemini" in served:
+        add_get("/v1beta/models", w("GET /v1beta/models", sim.gemini_models))
+        add_get("/v1beta/models/{name}", w("GET /v1beta/models/{name}", sim.gemini_model))
+        add_post("/v1beta/models/{name}", w("POST /v1beta/models/{name}", sim.gemini_call))
+    if "ollama" in served:
+        add_get("/", sim.ollama_root)
+        add_get("/api/tags", w("GET /api/tags", sim.ollama_tags))
+        add_get("/api/version", w("GET /api/version", sim.ollama_version))
+        add_post("/api/chat", w("POST /api/chat", sim.ollama_chat))
+    if "jobs" in served:
+        add_post("/jobs", w("POST /jobs", sim.job_submit))
+        add_get("/jobs/{id}", w("GET /jobs/{id}", sim.job_poll))
+    if "custom" in served:
+        add_post("/custom/generate", w("POST /custom/generate", sim.custom_generate))
     app.router.add_get("/sim", sim.sim_info)
     app.router.add_get("/sim/stats", sim.sim_stats)
     app.router.add_post("/sim/reset", sim.sim_reset)
@@ -279,6 +289,7 @@ class _Sim:
 
     def __init__(self, state: SimState) -> None:
         self.state = state
+        self.served: list[str] = []
 
     @property
     def config(self) -> SimConfig:
@@ -547,8 +558,12 @@ class _Sim:
 
     async def models_v1(self, request: web.Request) -> web.StreamResponse:
         """``GET /v1/models``: Anthropic's list with ``anthropic-version``, else OpenAI's."""
-        if "anthropic-version" in request.headers:
+        if "anthropic" in self.served and (
+            "anthropic-version" in request.headers or "openai" not in self.served
+        ):
             self._auth(request, ANTHROPIC)
+            if "anthropic-version" not in request.headers:
+                raise _fail(ANTHROPIC, 400, "anthropic-version: header is required")
             await self._gate(request, ANTHROPIC, "GET /v1/models", None)
             data = [
                 {
@@ -888,6 +903,10 @@ class _Sim:
 
     # ------------------------------------------------------------------ Ollama
 
+    async def ollama_root(self, request: web.Request) -> web.StreamResponse:
+        """``GET /``: Ollama's liveness text (not counted, no knobs)."""
+        return web.Response(text="Ollama is running")
+
     async def ollama_tags(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/tags``."""
         self._auth(request, OLLAMA)
@@ -1052,7 +1071,7 @@ class _Sim:
         return _json_response(
             {
                 "service": "desk-sim",
-                "protocols": PROTOCOLS,
+                "protocols": {p: PROTOCOLS[p] for p in [*self.served, "control"]},
                 "models": list(self.config.models),
                 "auth": bool(self.config.api_key),
             }
@@ -1092,7 +1111,7 @@ PROTOCOLS = {
         "POST /v1beta/models/{model}:generateContent",
         "POST /v1beta/models/{model}:streamGenerateContent?alt=sse",
     ],
-    "ollama": ["GET /api/tags", "GET /api/version", "POST /api/chat"],
+    "ollama": ["GET /", "GET /api/tags", "GET /api/version", "POST /api/chat"],
     "jobs": ["POST /jobs", "GET /jobs/{id}"],
     "custom": ["POST /custom/generate"],
     "control": ["GET /sim", "GET /sim/stats", "POST /sim/reset", "GET|POST /sim/config"],

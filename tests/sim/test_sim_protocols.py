@@ -210,3 +210,28 @@ async def test_jobs_and_custom(sim: SimServer, http: aiohttp.ClientSession) -> N
     async with http.post(sim.url + "/custom/generate", json={"nope": 1}, headers=h) as r:
         assert r.status == 400
         assert "'input'" in (await r.json())["error"]["message"]
+
+
+async def test_protocols_restrict_the_routes(http: aiohttp.ClientSession) -> None:
+    async with SimServer(SimConfig(protocols=["ollama"])) as sim:
+        async with http.get(sim.url + "/") as r:
+            assert await r.text() == "Ollama is running"
+        async with http.get(sim.url + "/api/tags") as r:
+            assert r.status == 200
+        for path in ("/v1/models", "/v1beta/models"):
+            async with http.get(sim.url + path) as r:
+                assert r.status == 404, path
+        async with http.get(sim.url + "/sim") as r:
+            assert list((await r.json())["protocols"]) == ["ollama", "control"]
+    async with SimServer(SimConfig(protocols=["anthropic"])) as sim:
+        async with http.get(sim.url + "/v1/models") as r:  # an OpenAI-style probe
+            assert r.status == 400
+            assert (await r.json())["type"] == "error"
+        async with http.get(sim.url + "/v1/models", headers=AK) as r:
+            assert (await r.json())["data"][0]["type"] == "model"
+        async with http.post(sim.url + "/v1/chat/completions", json={}) as r:
+            assert r.status == 404
+        async with http.get(sim.url + "/") as r:
+            assert r.status == 404
+    with pytest.raises(ValueError, match="unknown sim protocol"):
+        SimServer(SimConfig(protocols=["grpc"]))
