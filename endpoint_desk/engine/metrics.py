@@ -43,6 +43,8 @@ class MetricsSnapshot:
     cache_hits: int
     uptime: float | None
     recent_latency: tuple[float, ...]
+    cache_hit_rate: float | None = None
+    health_samples: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -60,24 +62,41 @@ class MetricsSnapshot:
             "cost_total": round(self.cost_total, 8),
             "cost_today": round(self.cost_today, 8),
             "cache_hits": self.cache_hits,
+            "cache_hit_rate": self.cache_hit_rate,
             "uptime": self.uptime,
+            "health_samples": self.health_samples,
         }
 
 
+EWMA_ALPHA = 0.2
+"""Weight of the newest outcome in the moving averages the router reads."""
+
+UPTIME_WINDOW = 86400.0
+"""Uptime covers the health samples of the last day."""
+
+
 class EndpointMetrics:
-    """Rolling window of one endpoint's (or the desk's) outcomes."""
+    """Rolling window of one endpoint's (or the desk's) outcomes.
+
+    Besides the window, two moving averages feed the router at no cost: ``ok_ewma``
+    (success, 0..1) and ``ttft_ewma`` (ms to first token; ``None`` until measured).
+    Health samples of the last day give ``uptime``.
+    """
 
     __slots__ = (
         "_day",
+        "_health",
+        "_health_ok",
         "cache_hits",
         "cost_today",
         "cost_total",
         "errors",
         "in_flight",
         "input_tokens",
+        "ok_ewma",
         "output_tokens",
         "requests",
-        "uptime",
+        "ttft_ewma",
         "window",
     )
 
@@ -90,7 +109,10 @@ class EndpointMetrics:
         self.cost_total = 0.0
         self.cost_today = 0.0
         self.cache_hits = 0
-        self.uptime: float | None = None
+        self.ok_ewma = 1.0
+        self.ttft_ewma: float | None = None
+        self._health: deque[tuple[float, bool]] = deque()
+        self._health_ok = 0
         self._day = day_start()
         # (monotonic time, ok, latency_ms, ttft_ms or -1)
         self.window: deque[tuple[float, bool, float, float]] = deque(maxlen=window)
@@ -105,13 +127,16 @@ class EndpointMetrics:
         cost: float = 0.0,
         cached: bool = False,
     ) -> None:
+        """Count one finished request (a cache hit counts, but stays out of the
+        latency window and the router's averages)."""
         self.requests += 1
         if not ok:
             self.errors += 1
-        if cached:
-            self.cache_hits += 1
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
+        if cached:
+            self.cache_hits += 1
+            return
         if cost:
             now = time.time()
             if now - self._day >= 86400:
@@ -119,13 +144,68 @@ class EndpointMetrics:
                 self.cost_today = 0.0
             self.cost_total += cost
             self.cost_today += cost
+        self.ok_ewma += EWMA_ALPHA * ((1.0 if ok else 0.0) - self.ok_ewma)
+        if ttft_ms is not None and ok:
+            e = self.ttft_ewma
+            self.ttft_ewma = ttft_ms if e is None else e + EWMA_ALPHA * (ttft_ms - e)
         self.window.append((time.monotonic(), ok, latency_ms, -1.0 if ttft_ms is None else ttft_ms))
 
     def spend_today(self) -> float:
+        """Spend since local midnight."""
         if time.time() - self._day >= 86400:
             self._day = day_start()
             self.cost_today = 0.0
         return self.cost_today
+
+    def add_cost(self, cost: float, when: float | None = None) -> None:
+        """Count spend without a request (seeding from the store)."""
+        now = time.time() if when is None else when
+        self.cost_total += cost
+        if now >= self._day:
+            self.cost_today += cost
+
+    def record_health(self, ok: bool, ts: float | None = None) -> None:
+        """Count one health sample (wall-clock ``ts``) for the uptime."""
+        ts = time.time() if ts is None else ts
+        self._health.append((ts, ok))
+        if ok:
+            self._health_ok += 1
+        self._trim_health(ts)
+
+    def _trim_health(self, now: float) -> None:
+        edge = now - UPTIME_WINDOW
+        h = self._health
+        while h and h[0][0] < edge:
+            _, ok = h.popleft()
+            if ok:
+                self._health_ok -= 1
+
+    @property
+    def uptime(self) -> float | None:
+        """Share of passing health samples in the last day (``None`` without samples)."""
+        self._trim_health(time.time())
+        n = len(self._health)
+        return self._health_ok / n if n else None
+
+    @property
+    def health_count(self) -> int:
+        """Health samples in the last day."""
+        return len(self._health)
+
+    def seed_window(
+        self, outcomes: list[tuple[float, bool, float, float | None]], total: int, errors: int
+    ) -> None:
+        """Load stored outcomes, oldest first, as ``(wall ts, ok, latency_ms, ttft_ms)``,
+        plus the all-time request and error counts."""
+        offset = time.monotonic() - time.time()
+        for ts, ok, lat, ttft in outcomes:
+            self.window.append((ts + offset, ok, lat, -1.0 if ttft is None else ttft))
+            self.ok_ewma += EWMA_ALPHA * ((1.0 if ok else 0.0) - self.ok_ewma)
+            if ttft is not None and ok:
+                e = self.ttft_ewma
+                self.ttft_ewma = ttft if e is None else e + EWMA_ALPHA * (ttft - e)
+        self.requests = max(self.requests, total)
+        self.errors = max(self.errors, errors)
 
     def failure_share(self, since: float) -> tuple[int, float]:
         """(sample count, failure share) of outcomes after monotonic time ``since``."""
@@ -145,6 +225,7 @@ class EndpointMetrics:
         now = time.monotonic()
         last_min = sum(1 for w in items if now - w[0] <= 60.0)
         ok = sum(1 for w in items if w[1])
+        lookups = self.requests
         return MetricsSnapshot(
             requests=self.requests,
             errors=self.errors,
@@ -162,4 +243,6 @@ class EndpointMetrics:
             cache_hits=self.cache_hits,
             uptime=self.uptime,
             recent_latency=tuple(w[2] for w in items[-30:]),
+            cache_hit_rate=(self.cache_hits / lookups) if lookups else None,
+            health_samples=len(self._health),
         )

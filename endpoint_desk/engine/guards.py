@@ -1,0 +1,249 @@
+"""Guards: what may go to an endpoint right now.
+
+One :class:`Guard` per endpoint holds its rate limit (a sliding window of admissions
+per minute), its concurrency limit (in-flight count with waiters), its circuit breaker
+("stop-loss": a rolling window of outcomes) and its backoff. :class:`DeskBudget` is the
+desk-wide daily spend cap. Every check is a few attribute reads: guards run on the hot
+path and never await the store.
+
+The guard decides; the desk acts (changes states, publishes alerts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from endpoint_desk.core.config import BreakerSettings
+from endpoint_desk.core.errors import (
+    AuthFailed,
+    BudgetExceeded,
+    DeskError,
+    Overloaded,
+    RateLimited,
+)
+from endpoint_desk.core.models import Limits
+
+BREAKER_KINDS = frozenset({"unreachable", "timeout", "upstream", "protocol", "browser", "error"})
+"""Error kinds that count as failures for the breaker (the upstream's fault, not the
+caller's: a bad request or a blocked prompt never trips an endpoint)."""
+
+
+class RateLimiter:
+    """At most ``limit`` admissions in any ``window`` seconds (exact sliding window)."""
+
+    __slots__ = ("_times", "limit", "window")
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def try_acquire(self, now: float | None = None) -> float:
+        """Admit one request: returns 0.0, or the seconds until a slot frees (refused)."""
+        now = time.monotonic() if now is None else now
+        times = self._times
+        edge = now - self.window
+        while times and times[0] <= edge:
+            times.popleft()
+        if len(times) < self.limit:
+            times.append(now)
+            return 0.0
+        return max(0.001, times[len(times) - self.limit] + self.window - now)
+
+    def used(self, now: float | None = None) -> int:
+        """Admissions inside the current window."""
+        now = time.monotonic() if now is None else now
+        edge = now - self.window
+        return sum(1 for t in self._times if t > edge)
+
+
+@dataclass(slots=True)
+class Verdict:
+    """The breaker's decision after an outcome."""
+
+    action: str  # "trip" | "error" | "cooldown"
+    reason: str
+    cooldown: float
+
+
+class Breaker:
+    """The stop-loss over a rolling window of outcomes.
+
+    ``record()`` returns a :class:`Verdict` when the endpoint must leave the rotation:
+    ``error`` for 401/403 (a person must act), ``cooldown`` for an upstream 429 (its
+    Retry-After, else the base cooldown), ``trip`` when, with at least ``min_requests``
+    outcomes in the window, the failure share reaches ``failure_threshold``.
+    """
+
+    __slots__ = ("_outcomes", "settings", "trips")
+
+    def __init__(self, settings: BreakerSettings) -> None:
+        self.settings = settings
+        self._outcomes: deque[tuple[float, bool]] = deque(maxlen=4096)
+        self.trips = 0
+        """Consecutive trips without a passing probe (drives the backoff)."""
+
+    def record(self, error: DeskError | None, now: float | None = None) -> Verdict | None:
+        """Count one outcome (``None`` = success)."""
+        now = time.monotonic() if now is None else now
+        if error is None:
+            self._outcomes.append((now, False))
+            return None
+        if isinstance(error, AuthFailed):
+            return Verdict("error", error.one_line(), 0.0)
+        if isinstance(error, RateLimited):
+            wait = error.retry_after if error.retry_after else self.settings.cooldown_seconds
+            wait = min(wait, self.settings.max_cooldown_seconds)
+            return Verdict("cooldown", f"rate limited by the upstream; retry in {wait:g} s", wait)
+        if error.kind not in BREAKER_KINDS:
+            return None
+        self._outcomes.append((now, True))
+        n, failed = self.counts(now)
+        s = self.settings
+        if n >= s.min_requests and failed / n >= s.failure_threshold:
+            cooldown = self.next_cooldown()
+            return Verdict(
+                "trip",
+                f"stop-loss: {failed} of {n} requests failed in {s.window_seconds:g} s "
+                f"(last: {error.one_line()})",
+                cooldown,
+            )
+        return None
+
+    def counts(self, now: float | None = None) -> tuple[int, int]:
+        """(outcomes, failures) inside the window."""
+        now = time.monotonic() if now is None else now
+        edge = now - self.settings.window_seconds
+        out = self._outcomes
+        while out and out[0][0] < edge:
+            out.popleft()
+        failed = sum(1 for _, bad in out if bad)
+        return len(out), failed
+
+    def next_cooldown(self) -> float:
+        """The cooldown of the next trip (doubles per consecutive trip, capped), counting it."""
+        s = self.settings
+        wait = min(s.max_cooldown_seconds, s.cooldown_seconds * float(2 ** min(self.trips, 30)))
+        self.trips += 1
+        return wait
+
+    def reset(self) -> None:
+        """Forget the window and the backoff (a probe passed; a person restarted it)."""
+        self._outcomes.clear()
+        self.trips = 0
+
+
+class Guard:
+    """All per-endpoint guards of one position.
+
+    Args:
+        breaker: the desk's breaker settings.
+        rate_window: seconds of the rate window (60: per minute; tests shorten it).
+    """
+
+    __slots__ = ("_rate", "_waiters", "breaker", "in_flight", "peak_in_flight", "rate_window")
+
+    def __init__(self, breaker: BreakerSettings, rate_window: float = 60.0) -> None:
+        self.rate_window = rate_window
+        self._rate: RateLimiter | None = None
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.breaker = Breaker(breaker)
+
+    def admit(self, name: str, limits: Limits, spent_today: float) -> DeskError | None:
+        """Check budget, concurrency and rate for one new request; on success take a
+        rate slot (the caller must then ``enter()``). Returns the refusal or ``None``."""
+        if limits.daily_budget is not None and spent_today >= limits.daily_budget:
+            return BudgetExceeded(
+                f"{name} reached its daily budget ({spent_today:.4f} of "
+                f"{limits.daily_budget:g} USD)",
+                endpoint=name,
+            )
+        if self.in_flight >= limits.max_concurrent_requests:
+            return Overloaded(
+                f"{name} has {self.in_flight} requests in flight "
+                f"(max_concurrent_requests = {limits.max_concurrent_requests})",
+                endpoint=name,
+            )
+        rate = self._rate
+        if rate is None or rate.limit != limits.max_requests_per_minute:
+            rate = self._rate = RateLimiter(limits.max_requests_per_minute, self.rate_window)
+        wait = rate.try_acquire()
+        if wait:
+            return RateLimited(
+                f"{name} is at its limit of {limits.max_requests_per_minute} requests per "
+                f"{_window_text(self.rate_window)}; a slot frees in {wait:.1f} s",
+                endpoint=name,
+                retry_after=wait,
+            )
+        return None
+
+    def enter(self) -> None:
+        """A request starts at the endpoint."""
+        self.in_flight += 1
+        if self.in_flight > self.peak_in_flight:
+            self.peak_in_flight = self.in_flight
+
+    def leave(self) -> None:
+        """A request ended; wake one waiter for a free slot."""
+        self.in_flight -= 1
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                break
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future resolved when a request leaves (registered at once, so a leave
+        right after a refused admission is never missed)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        return fut
+
+    async def wait_free(self, timeout: float) -> bool:
+        """Wait until a request leaves (or ``timeout``); whether one did."""
+        return await wait_any_free([self], timeout)
+
+
+class DeskBudget:
+    """The desk-wide daily spend cap (``Settings.budget.daily_desk_budget``)."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+
+    def check(self, spent_today: float) -> BudgetExceeded | None:
+        """The refusal when today's spend reached the cap, else ``None``."""
+        if self.limit is not None and spent_today >= self.limit:
+            return BudgetExceeded(
+                f"the desk reached its daily budget ({spent_today:.4f} of {self.limit:g} USD); "
+                "raise budget.daily_desk_budget or wait for tomorrow"
+            )
+        return None
+
+
+async def wait_any_free(guards: list[Guard], timeout: float) -> bool:
+    """Wait until any of ``guards`` has a request leave (or ``timeout``)."""
+    if not guards:
+        return False
+    futures = [g.waiter() for g in guards]
+    try:
+        done, _ = await asyncio.wait(futures, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        return bool(done)
+    finally:
+        for g, fut in zip(guards, futures, strict=True):
+            if not fut.done():
+                fut.cancel()
+            try:
+                g._waiters.remove(fut)
+            except ValueError:
+                pass
+
+
+def _window_text(window: float) -> str:
+    return "minute" if window == 60.0 else f"{window:g} s"
