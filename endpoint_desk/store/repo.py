@@ -193,6 +193,9 @@ def resolve_database_url(settings: StoreSettings, paths: Paths) -> tuple[URL, Pa
     )
 
 
+_IMMEDIATE = "desk_begin_immediate"
+
+
 def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     """WAL, foreign keys and a busy timeout on every connection, and real transactions.
 
@@ -214,7 +217,10 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Writers take the write lock up front (waiting up to busy_timeout for it), so a
+        # read-then-write transaction never fails on a lock upgrade; readers don't.
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _reason(exc: BaseException) -> str:
@@ -291,7 +297,7 @@ class Store:
         return store
 
     async def _prepare(self) -> None:
-        async with self._guard("open"), self._engine.begin() as conn:
+        async with self._guard("open"), self._begin() as conn:
             version = await self._stored_version(conn)
             if version > SCHEMA_VERSION:
                 raise StoreError(
@@ -369,8 +375,16 @@ class Store:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._guard("write to"), self._engine.begin() as conn:
+        async with self._guard("write to"), self._begin() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE)."""
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(**{_IMMEDIATE: True})
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def _read(self, action: str = "read from") -> AsyncIterator[AsyncConnection]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from endpoint_desk.core.config import StoreSettings
 from endpoint_desk.core.errors import ConfigError, Duplicate, NotFound, StoreError
@@ -438,3 +440,44 @@ async def test_echo_setting_logs_sql(paths: Paths, caplog: pytest.LogCaptureFixt
         assert any("FROM endpoints" in r.getMessage() for r in caplog.records)
     finally:
         await store.close()
+
+
+# ---- several processes on one file -------------------------------------------------
+
+
+async def test_concurrent_opens_and_writes_share_one_file(paths: Paths) -> None:
+    # Four stores (as four desk processes would) open a fresh file at once.
+    stores = await asyncio.gather(*(Store.open(StoreSettings(), paths) for _ in range(4)))
+    try:
+        await asyncio.gather(*(s.add_endpoint(spec(f"ep{i}")) for i, s in enumerate(stores)))
+        now = time.time()
+        await asyncio.gather(
+            *(
+                s.write_batch([RequestRecord(id=f"{i}-{j}", ts=now, endpoint=f"ep{i}")], [])
+                for i, s in enumerate(stores)
+                for j in range(25)
+            ),
+            *(s.list_endpoints() for s in stores for _ in range(10)),
+        )
+        assert [r.name for r in await stores[0].list_endpoints()] == [f"ep{i}" for i in range(4)]
+        assert await stores[3].count_requests() == 100
+        assert sum(r.requests for r in await stores[1].rollups(None, now)) == 100
+        assert await stores[2].schema_version() == SCHEMA_VERSION
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_writes_take_the_lock_up_front(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    def before(_c: object, _cur: object, statement: str, *_a: object) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", before)
+    await store.add_endpoint(spec("alpha"))
+    await store.list_endpoints()
+    assert seen[0] == "BEGIN IMMEDIATE"
+    assert "BEGIN" in seen[2:]  # the read is a plain deferred transaction
