@@ -545,7 +545,9 @@ def paths(
 @app.command()
 def sim(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: any free port).")] = 9100,
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0: any free port).")
+    ] = 9100,
     latency: Annotated[float, typer.Option(help="Seconds before the answer starts.")] = 0.0,
     ttft: Annotated[float, typer.Option(help="Seconds before the first chunk.")] = 0.0,
     chunks: Annotated[int, typer.Option(help="Chunks per streamed reply.")] = 8,
@@ -654,6 +656,7 @@ def serve(
         err.print("stopped")
 
     run(go)
+
 
 def main() -> None:
     """Console entry point."""

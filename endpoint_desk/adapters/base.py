@@ -109,9 +109,7 @@ class Adapter(abc.ABC):
                 pass
             return ProbeResult(ok=True, latency_ms=(time.perf_counter() - t0) * 1000)
         models = await self.list_models()
-        return ProbeResult(
-            ok=True, latency_ms=(time.perf_counter() - t0) * 1000, models=models
-        )
+        return ProbeResult(ok=True, latency_ms=(time.perf_counter() - t0) * 1000, models=models)
 
     # ---- helpers ---------------------------------------------------------
 
@@ -179,5 +177,5 @@ async def close_shared_resources() -> None:
     for closer in list(_SHARED_CLOSERS):
         try:
             await closer()
-        except Exception:  # noqa: S110 - shutdown must go on
+        except Exception:
             pass

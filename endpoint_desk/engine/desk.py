@@ -55,8 +55,8 @@ from endpoint_desk.engine.logs import setup_logging
 from endpoint_desk.engine.metrics import EndpointMetrics
 from endpoint_desk.engine.position import EndpointView, Position
 from endpoint_desk.engine.router import Router
-from endpoint_desk.store.records import RequestRecord
 from endpoint_desk.store.recorder import Recorder
+from endpoint_desk.store.records import RequestRecord
 from endpoint_desk.store.repo import Store
 from endpoint_desk.store.secrets import SecretStore
 
@@ -227,8 +227,8 @@ class Desk:
             await self._prove(pos)
         state = EndpointState.ON if start and pos.opened else EndpointState.OFF
         if not start:
-            spec = spec.model_copy(update={"enabled": False})
-            pos.spec = spec
+            pos.spec = pos.spec.model_copy(update={"enabled": False})
+        spec = pos.spec
         await self.store.add_endpoint(spec, state=state)
         pos.state = state
         self._positions[spec.name] = pos
@@ -250,8 +250,9 @@ class Desk:
             model = pos.spec.upstream_model(None) or ""
             request = ChatRequest.from_text("Reply with the word OK.", model=model, max_tokens=8)
             request.stream = True
-            async for _ in self._attempt(pos, request, model):
-                pass
+            async with contextlib.aclosing(self._attempt(pos, request, model)) as chunks:
+                async for _ in chunks:
+                    pass
         except BaseException:
             await self._close_adapter(pos)
             raise
@@ -391,10 +392,13 @@ class Desk:
             attempts.append(attempt)
             sent_any = False
             try:
-                async for chunk in self._attempt(pos, request, upstream_model, stream, t0):
-                    if chunk.delta:
-                        sent_any = True
-                    yield chunk
+                async with contextlib.aclosing(
+                    self._attempt(pos, request, upstream_model, stream, t0)
+                ) as chunks:
+                    async for chunk in chunks:
+                        if chunk.delta:
+                            sent_any = True
+                        yield chunk
                 attempt.elapsed_ms = (time.perf_counter() - started) * 1000
                 if stream.result is not None:
                     stream.result.attempts = attempts
@@ -510,9 +514,7 @@ class Desk:
         ttft: float | None,
         usage: Usage,
     ) -> None:
-        pos.metrics.record(
-            ok, latency, ttft, usage.input_tokens, usage.output_tokens, usage.cost
-        )
+        pos.metrics.record(ok, latency, ttft, usage.input_tokens, usage.output_tokens, usage.cost)
         self.totals.record(ok, latency, ttft, usage.input_tokens, usage.output_tokens, usage.cost)
         if self._recorder is not None:
             self._recorder.record_request(

@@ -34,9 +34,7 @@ def setup_logging(settings: Settings, paths: Paths, secrets: SecretStore) -> Non
     except OSError:
         return
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(secrets.redactor)
     root.addHandler(handler)
     if settings.store.echo:
