@@ -30,6 +30,12 @@ One aiohttp app speaks every protocol the desk talks to, on one port:
   ``GET /sim/stats``, ``POST /sim/reset``, ``GET /sim/config``, ``POST /sim/config``
   (JSON object of knobs and/or ``models``, ``api_key``, ``replies``, ``script`` list).
 
+Stats (``GET /sim/stats``, ``SimServer.stats``): ``total``, ``requests`` per route (e.g.
+``"POST /v1/chat/completions"``, ``"POST /v1beta/models:streamGenerateContent"``),
+``statuses`` (``"599"`` = ended without an answer, e.g. a hang cut by the client),
+``simulated_failures``, ``in_flight``, ``max_in_flight``, and ``last`` (per route: the
+model, JSON body, query and headers, keys masked) so a test can check what was sent.
+
 Replies: ``Echo: <last user message>``; ``SimConfig.replies[model]`` gives a canned text;
 models whose name starts with ``scripted`` answer from ``SimConfig.script`` (a list used in
 order, cycling; or ``fn(messages) -> str`` with ``{"role", "content"}`` dicts); the
