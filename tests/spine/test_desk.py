@@ -79,20 +79,22 @@ async def test_off_endpoints_are_not_routed_and_stay_off(desk_home: Path) -> Non
 
 
 async def test_bad_key_puts_the_endpoint_in_error(desk_home: Path) -> None:
-    async with SimServer(SimConfig(api_key="right-key-123456")) as sim:
-        async with Desk(load_settings()) as desk:
-            with pytest.raises(AuthFailed):
-                await desk.add(spec("k", sim.url))
-            assert desk.endpoints() == []  # a failed proof saves nothing
-            ref = desk.store_secret("k", "api_key", "right-key-123456")
-            await desk.add(spec("k", sim.url, api_key=ref))
-            sim.config.update({"api_key": "rotated-key-654321"})
-            with pytest.raises(AuthFailed):
-                await desk.chat(ChatRequest.from_text("x"))
-            view = desk.endpoint("k")
-            assert view.state is EndpointState.ERROR
-            assert "credentials" in view.reason
-            assert "right-key" not in view.reason
+    async with (
+        SimServer(SimConfig(api_key="right-key-123456")) as sim,
+        Desk(load_settings()) as desk,
+    ):
+        with pytest.raises(AuthFailed):
+            await desk.add(spec("k", sim.url))
+        assert desk.endpoints() == []  # a failed proof saves nothing
+        ref = desk.store_secret("k", "api_key", "right-key-123456")
+        await desk.add(spec("k", sim.url, api_key=ref))
+        sim.config.update({"api_key": "rotated-key-654321"})
+        with pytest.raises(AuthFailed):
+            await desk.chat(ChatRequest.from_text("x"))
+        view = desk.endpoint("k")
+        assert view.state is EndpointState.ERROR
+        assert "credentials" in view.reason
+        assert "right-key" not in view.reason
 
 
 async def test_failover_before_first_chunk(desk_home: Path) -> None:
