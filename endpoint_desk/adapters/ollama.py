@@ -1,0 +1,206 @@
+"""Ollama's native API: ``POST /api/chat`` and ``GET /api/tags``.
+
+``base_url`` is the server (``http://localhost:11434``); a trailing ``/api`` or ``/v1``
+is accepted (the native API lives at the root). Streamed replies are newline-delimited
+JSON: one object per piece (``message.content``), then a final object with
+``done: true``, ``done_reason``, ``prompt_eval_count`` (input tokens) and
+``eval_count`` (output tokens). A stream that ends without ``done: true`` is a
+truncated reply (``ProtocolError``). An ``{"error": ...}`` line mid-stream raises
+``UpstreamError``. Parameters go in ``options`` (``temperature``, ``top_p``,
+``num_predict`` for ``max_tokens``, ``stop``). A key, when given (Ollama behind an
+authenticating proxy), is sent as ``Authorization: Bearer``.
+
+Options (``spec.options``):
+
+- ``ollama_options`` (dict, optional): extra model ``options`` (``num_ctx``,
+  ``top_k``, ``seed``...), merged under the request's own parameters.
+- ``keep_alive`` (str or number, optional): how long Ollama keeps the model loaded
+  after the request (``"5m"``, ``0``...).
+- ``think`` (bool, optional): sent as ``think`` (thinking models); the thinking text
+  is not part of the reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import aiohttp
+import orjson
+
+from endpoint_desk.adapters.base import Adapter, Capabilities
+from endpoint_desk.adapters.http import iter_ndjson, loads
+from endpoint_desk.adapters.restkit import (
+    ErrorHook,
+    data_url,
+    default_error_hook,
+    image_parts,
+    open_response,
+    read_json,
+    strip_suffix,
+)
+from endpoint_desk.core.errors import ConfigError, ProtocolError, UpstreamError
+from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
+
+DONE_REASONS: dict[str, str] = {"stop": "stop", "length": "length", "load": "stop"}
+"""Ollama ``done_reason`` -> OpenAI ``finish_reason``."""
+
+
+def ollama_body(
+    request: ChatRequest,
+    *,
+    stream: bool,
+    model_options: dict[str, Any] | None = None,
+    keep_alive: Any = None,
+    think: bool | None = None,
+) -> dict[str, Any]:
+    """The ``/api/chat`` body for a request."""
+    messages: list[dict[str, Any]] = []
+    for m in request.messages:
+        role = m.role if m.role in ("system", "user", "assistant", "tool") else "user"
+        if role == "system" or m.role == "developer":
+            role = "system"
+        out: dict[str, Any] = {"role": role, "content": m.text}
+        images = [d[1] for d in (data_url(u) for u in image_parts(m)) if d is not None]
+        if images:
+            out["images"] = images
+        messages.append(out)
+    options: dict[str, Any] = dict(model_options or {})
+    if request.temperature is not None:
+        options["temperature"] = request.temperature
+    if request.top_p is not None:
+        options["top_p"] = request.top_p
+    if request.max_tokens is not None:
+        options["num_predict"] = request.max_tokens
+    if request.stop:
+        options["stop"] = list(request.stop)
+    body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": stream}
+    if options:
+        body["options"] = options
+    if keep_alive is not None:
+        body["keep_alive"] = keep_alive
+    if think is not None:
+        body["think"] = think
+    return body
+
+
+def _final(obj: dict[str, Any]) -> ChatChunk:
+    """The closing chunk from Ollama's ``done: true`` object."""
+    usage: Usage | None = None
+    if "eval_count" in obj or "prompt_eval_count" in obj:
+        usage = Usage(
+            input_tokens=int(obj.get("prompt_eval_count") or 0),
+            output_tokens=int(obj.get("eval_count") or 0),
+        )
+    reason = DONE_REASONS.get(str(obj.get("done_reason") or "stop"), "stop")
+    return ChatChunk(finish_reason=reason, usage=usage, model=obj.get("model"))
+
+
+def _text(endpoint: str, obj: Any) -> str:
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"{endpoint} sent a line that is not an object", endpoint=endpoint)
+    if "error" in obj:
+        raise UpstreamError(f"{endpoint} reported an error: {obj['error']}", endpoint=endpoint)
+    message = obj.get("message")
+    if not isinstance(message, dict):
+        if obj.get("done"):
+            return ""
+        raise ProtocolError(f"{endpoint} sent a chat line without 'message'", endpoint=endpoint)
+    return str(message.get("content") or "")
+
+
+class OllamaAdapter(Adapter):
+    """Ollama's native chat API over the shared connection pool."""
+
+    kind: ClassVar[EndpointKind] = EndpointKind.OLLAMA
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        streaming=True, list_models=True, vision=True
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        opts = self.spec.options
+        self._root = strip_suffix(self.spec.base_url, "/api", "/v1")
+        model_options = opts.get("ollama_options")
+        if model_options is not None and not isinstance(model_options, dict):
+            raise ConfigError(f"{self.spec.name}: option ollama_options must be a table")
+        self._model_options: dict[str, Any] | None = model_options
+        self._keep_alive = opts.get("keep_alive")
+        think = opts.get("think")
+        self._think = bool(think) if think is not None else None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        key = self.secret(self.spec.api_key)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        if self.spec.headers:
+            headers.update(self.resolved_headers())
+        return headers
+
+    def _on_error(self, model: str | None, what: str = "request") -> ErrorHook:
+        return default_error_hook(self.spec.name, model, what)
+
+    async def list_models(self) -> list[str]:
+        """The local models of ``GET /api/tags``."""
+        name = self.spec.name
+        data = await read_json(
+            "GET",
+            self._root + "/api/tags",
+            endpoint=name,
+            headers=self._headers(),
+            timeout=min(self.spec.limits.timeout_seconds, 15.0),
+            on_error=self._on_error(None, "model list"),
+        )
+        items = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise ProtocolError(f"{name}: /api/tags did not return a 'models' list", endpoint=name)
+        return [
+            str(m.get("name") or m.get("model"))
+            for m in items
+            if isinstance(m, dict) and (m.get("name") or m.get("model"))
+        ]
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        name = self.spec.name
+        if not request.model:
+            raise ConfigError(f"{name}: no model given and the endpoint has no default model")
+        body = ollama_body(
+            request,
+            stream=request.stream,
+            model_options=self._model_options,
+            keep_alive=self._keep_alive,
+            think=self._think,
+        )
+        async with open_response(
+            "POST",
+            self._root + "/api/chat",
+            endpoint=name,
+            headers=self._headers(),
+            timeout=self.spec.limits.timeout_seconds,
+            on_error=self._on_error(request.model),
+            body=orjson.dumps(body),
+        ) as resp:
+            if request.stream:
+                async for chunk in self._read_stream(resp):
+                    yield chunk
+                return
+            raw = await resp.read()
+        obj = loads(raw, endpoint=name)
+        text = _text(name, obj)
+        if not obj.get("done", True):
+            raise ProtocolError(f"{name} sent an unfinished reply to stream=false", endpoint=name)
+        final = _final(obj)
+        final.delta = text
+        yield final
+
+    async def _read_stream(self, resp: aiohttp.ClientResponse) -> AsyncIterator[ChatChunk]:
+        name = self.spec.name
+        async for obj in iter_ndjson(resp, endpoint=name):
+            text = _text(name, obj)
+            if text:
+                yield ChatChunk(delta=text)
+            if obj.get("done"):
+                yield _final(obj)
+                return
+        raise ProtocolError(f"{name} cut the stream short (no done: true)", endpoint=name)

@@ -1,0 +1,165 @@
+"""Small pieces the REST adapters (Anthropic, Gemini, Ollama, template) share.
+
+- :func:`open_response`: one HTTP exchange on the shared pool whose non-2xx answers
+  and library errors come out as ``DeskError`` subclasses.
+- :func:`read_json`: the same for a whole JSON answer.
+- :func:`split_system`, :func:`image_parts`: message helpers.
+- :func:`join_url`: a base URL plus a relative (or absolute) path.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from endpoint_desk.adapters.http import (
+    error_for_status,
+    loads,
+    shared_session,
+    timeout_for,
+    translate_exception,
+)
+from endpoint_desk.core.errors import DeskError
+from endpoint_desk.core.models import ChatMessage
+
+ErrorHook = Callable[[int, bytes, Mapping[str, str]], DeskError]
+"""Turns an upstream's non-2xx ``(status, body, headers)`` into a desk error."""
+
+
+def default_error_hook(endpoint: str, model: str | None, what: str = "request") -> ErrorHook:
+    """The generic status mapping of :func:`error_for_status` as a hook."""
+
+    def hook(status: int, body: bytes, headers: Mapping[str, str]) -> DeskError:
+        return error_for_status(status, body, headers, endpoint=endpoint, model=model, what=what)
+
+    return hook
+
+
+@contextlib.asynccontextmanager
+async def open_response(
+    method: str,
+    url: str,
+    *,
+    endpoint: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    on_error: ErrorHook,
+    body: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """``async with open_response(...) as resp:`` a 2xx response, or a ``DeskError``.
+
+    Errors raised while the body is read inside the block are translated too: a
+    connection that breaks after the status line is a truncated reply
+    (``ProtocolError``), not an unreachable upstream.
+    """
+    started = False
+    try:
+        async with shared_session().request(
+            method,
+            url,
+            data=body,
+            headers=dict(headers),
+            params=dict(params) if params else None,
+            timeout=timeout_for(timeout),
+        ) as resp:
+            if not 200 <= resp.status < 300:
+                raw = await resp.read()
+                raise on_error(resp.status, raw, resp.headers)
+            started = True
+            yield resp
+    except DeskError:
+        raise
+    except Exception as exc:
+        raise translate_exception(exc, endpoint=endpoint, started_body=started) from exc
+
+
+async def read_json(
+    method: str,
+    url: str,
+    *,
+    endpoint: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    on_error: ErrorHook,
+    body: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Any:
+    """One exchange whose whole 2xx answer is JSON; returns the parsed document.
+
+    Raises:
+        DeskError: the status's error, a transport error, or ``ProtocolError`` when
+            the body is cut short or is not JSON.
+    """
+    async with open_response(
+        method,
+        url,
+        endpoint=endpoint,
+        headers=headers,
+        timeout=timeout,
+        on_error=on_error,
+        body=body,
+        params=params,
+    ) as resp:
+        raw = await resp.read()
+    return loads(raw, endpoint=endpoint)
+
+
+def split_system(messages: list[ChatMessage]) -> tuple[str | None, list[ChatMessage]]:
+    """Lift ``system``/``developer`` messages out: ``(system text or None, the rest)``."""
+    system = [m.text for m in messages if m.role in ("system", "developer") and m.text]
+    rest = [m for m in messages if m.role not in ("system", "developer")]
+    return ("\n\n".join(system) if system else None), rest
+
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<data>.+)$", re.S)
+
+
+def data_url(url: str) -> tuple[str, str] | None:
+    """``data:image/png;base64,AAA`` -> ``("image/png", "AAA")``; other URLs -> None."""
+    match = _DATA_URL.match(url.strip())
+    if match is None:
+        return None
+    data = match.group("data")
+    try:
+        base64.b64decode(data, validate=True)
+    except ValueError:
+        return None
+    return match.group("mime"), data
+
+
+def image_parts(message: ChatMessage) -> list[str]:
+    """The image URLs of an OpenAI-style multi-part message, in order."""
+    if isinstance(message.content, str):
+        return []
+    urls: list[str] = []
+    for part in message.content:
+        if part.get("type") == "image_url":
+            ref = part.get("image_url")
+            url = ref.get("url") if isinstance(ref, dict) else ref
+            if isinstance(url, str):
+                urls.append(url)
+    return urls
+
+
+def join_url(base_url: str, path: str) -> str:
+    """``join_url("http://h/api", "/jobs")`` -> ``http://h/api/jobs``; absolute paths win."""
+    if path.startswith(("http://", "https://")):
+        return path
+    if not path:
+        return base_url
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def strip_suffix(url: str, *suffixes: str) -> str:
+    """``url`` without a trailing slash and without the first matching suffix."""
+    url = url.rstrip("/")
+    for suffix in suffixes:
+        if url.endswith(suffix):
+            return url[: -len(suffix)].rstrip("/")
+    return url
