@@ -172,9 +172,8 @@ class EndpointsAPI:
         if selectors is not None:
             if not isinstance(selectors, dict):
                 raise Unprocessable("'selectors' must be an object", param="selectors")
-            options = dict(fields.get("options") or {})
-            options["selectors"] = selectors
-            fields["options"] = options
+            # the web chat adapter reads its selectors as top-level option keys
+            fields["options"] = {**(fields.get("options") or {}), **selectors}
         self._secrets_into_refs(fields, slug, created_refs)
         return fields
 
@@ -255,31 +254,38 @@ class EndpointsAPI:
         """Let discovery find a web chat's selectors, once that module exists."""
         try:
             module = importlib.import_module("endpoint_desk.discovery.webchat")
-        except ModuleNotFoundError:
+        except ImportError:
             module = None
         configure = getattr(module, "configure_web_chat", None) if module else None
         if configure is None:
             raise Unprocessable(
                 "web chat discovery not available yet: give 'selectors' "
-                '({"input": ..., "send": ..., "reply": ...}) for a web_chat endpoint',
+                '({"input": ..., "send": ..., "assistant": ...}) for a web_chat endpoint',
                 param="selectors",
             )
         offered: dict[str, Any] = {
-            "desk": self.desk,
+            "name": spec.name,
+            "description": spec.note or None,
+            "store": self.desk.store,
+            "browser_config": spec.browser_config,
+            "username": spec.username,
+            "password": spec.password,
             "resolve_secret": self.desk.secrets.resolve,
-            "secrets": self.desk.secrets,
-            "settings": self.desk.settings,
+            "login_url": spec.login_url,
         }
         params = inspect.signature(configure).parameters
-        kwargs = {k: v for k, v in offered.items() if k in params}
-        outcome = configure(spec, **kwargs)
+        kwargs = {k: v for k, v in offered.items() if k in params and v is not None}
+        outcome = configure(spec.base_url, **kwargs)
         if inspect.isawaitable(outcome):
             outcome = await outcome
-        if isinstance(outcome, EndpointSpec):
-            return outcome
-        if isinstance(outcome, dict):
-            return spec.model_copy(update={"options": {**spec.options, **outcome}})
-        raise ConfigError("web chat discovery returned nothing usable")
+        found = getattr(outcome, "spec", outcome)
+        if not isinstance(found, EndpointSpec):
+            raise ConfigError("web chat discovery returned no configuration")
+        # what the user gave explicitly wins, except the selectors discovery verified
+        given = {k: getattr(spec, k) for k in spec.model_fields_set if k not in ("kind", "name")}
+        given["options"] = {**spec.options, **found.options}
+        given.pop("base_url", None)
+        return found.model_copy(update=given)
 
     # ---------------------------------------------------------------- change
 
@@ -307,7 +313,9 @@ class EndpointsAPI:
         if touched:
             changes["limits"] = limits
         if "selectors" in body:
-            changes["options"] = {**view.spec.options, "selectors": body["selectors"]}
+            if not isinstance(body["selectors"], dict):
+                raise Unprocessable("'selectors' must be an object", param="selectors")
+            changes["options"] = {**view.spec.options, **body["selectors"]}
         # a replaced secret keeps its name ({endpoint}.{field}): nothing stale is left
         self._secrets_into_refs(changes, view.name, [])
         try:
@@ -375,8 +383,8 @@ def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
 
 
 def _has_selectors(spec: EndpointSpec) -> bool:
-    selectors = spec.options.get("selectors")
-    return isinstance(selectors, dict) and bool(selectors)
+    """Whether a web chat spec names at least its input and its assistant messages."""
+    return bool(spec.options.get("input")) and bool(spec.options.get("assistant"))
 
 
 def add_api_routes(app: web.Application, desk: Desk) -> None:
