@@ -12,9 +12,18 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from endpoint_desk.core.models import ChatRequest, ChatResult, EndpointSpec
+    from endpoint_desk.engine.api import add_endpoint, add_endpoint_async
     from endpoint_desk.engine.desk import Desk
 
-__all__ = ["ChatRequest", "ChatResult", "Desk", "EndpointSpec", "__version__"]
+__all__ = [
+    "ChatRequest",
+    "ChatResult",
+    "Desk",
+    "EndpointSpec",
+    "__version__",
+    "add_endpoint",
+    "add_endpoint_async",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +31,10 @@ def __getattr__(name: str) -> Any:
         from endpoint_desk.engine.desk import Desk
 
         return Desk
+    if name in ("add_endpoint", "add_endpoint_async"):
+        from endpoint_desk.engine import api
+
+        return getattr(api, name)
     if name in ("ChatRequest", "ChatResult", "EndpointSpec"):
         from endpoint_desk.core import models
 

@@ -144,6 +144,17 @@ def add(
     stopped: Annotated[bool, typer.Option("--off", help="Save it switched OFF.")] = False,
     note: Annotated[str, typer.Option("--note", help="A note kept with the endpoint.")] = "",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    username_env: Annotated[
+        str | None,
+        typer.Option("--username-env", help="Web chat login: variable holding the user name."),
+    ] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Web chat login: variable holding the password."),
+    ] = None,
+    login_url: Annotated[
+        str | None, typer.Option("--login-url", help="Web chat login page, if elsewhere.")
+    ] = None,
 ) -> None:
     """Find out what URL is, configure it, prove it with a live call, and save it."""
     opts = AddOptions(
@@ -158,6 +169,9 @@ def add(
         start=not stopped,
         note=note,
         json_out=json_out,
+        username_env=username_env,
+        password_env=password_env,
+        login_url=login_url,
     )
     run(lambda: _add(opts))
 
@@ -177,6 +191,9 @@ class AddOptions:
     start: bool = True
     note: str = ""
     json_out: bool = False
+    username_env: str | None = None
+    password_env: str | None = None
+    login_url: str | None = None
 
 
 async def _add(opts: AddOptions) -> None:
@@ -219,6 +236,9 @@ async def _add(opts: AddOptions) -> None:
             ep_kind, base_url = det.kind, det.base_url
             evidence.extend(det.evidence)
             models = models or det.models
+        if ep_kind == EndpointKind.WEB_CHAT:
+            await _add_web_chat(desk, opts, ep_name, base_url, evidence)
+            return
         if opts.api_key and not key_ref:
             key_ref = desk.store_secret(ep_name, "api_key", opts.api_key)
         try:
@@ -240,6 +260,63 @@ async def _add(opts: AddOptions) -> None:
                 desk.secrets.delete(key_ref)
             raise
         _report_added(view, evidence, opts)
+
+
+async def _add_web_chat(
+    desk: Any, opts: AddOptions, name: str, url: str, evidence: list[str]
+) -> None:
+    """`desk add` on a chat page: discovery configures it, step by step, then save+start."""
+    from endpoint_desk.engine.api import configure_web_chat_for, parse_description
+
+    for var in (opts.username_env, opts.password_env):
+        if var and not os.environ.get(var):
+            raise ConfigError(f"environment variable {var} is not set")
+    if bool(opts.username_env) != bool(opts.password_env):
+        raise BadRequest("give both --username-env and --password-env for a login")
+
+    def show(step: Any) -> None:
+        if not opts.json_out:
+            mark = "ok " if step.ok else "-- "
+            err.print(f"  {mark}{step.name:<9} {step.detail}  [{step.ms:.0f} ms]")
+
+    if not opts.json_out:
+        err.print(f"configuring the web chat at {url} (a browser works it out) ...")
+    found = await configure_web_chat_for(
+        desk,
+        url,
+        name=name,
+        description=opts.note or None,
+        username=f"env:{opts.username_env}" if opts.username_env else None,
+        password=f"env:{opts.password_env}" if opts.password_env else None,
+        login_url=opts.login_url,
+        progress=show,
+        hints=parse_description(opts.note),
+    )
+    evidence.extend(found.evidence)
+    if not opts.json_out:
+        out.print(f"found ({'from the pattern library' if found.from_pattern else 'by analysis'}):")
+        for key in (
+            "input",
+            "send",
+            "send_key",
+            "assistant",
+            "assistant_text",
+            "busy",
+            "busy_input",
+            "new_chat",
+            "idle_quiet_ms",
+        ):
+            if key in found.options and not (key == "send_key" and "send" in found.options):
+                out.print(f"  {key:<15} {found.options[key]}")
+        out.print(
+            f"  confidence     {found.confidence:.0%}  (configured in "
+            f"{found.timings.get('total', 0) / 1000:.1f} s)"
+        )
+    view = await desk.add(found.spec, prove=opts.prove, start=opts.start)
+    if opts.json_out:
+        _print_json({**view.to_dict(), "evidence": evidence, "discovery": found.to_dict()})
+        return
+    _report_added(view, evidence, opts)
 
 
 def _report_added(view: Any, evidence: list[str], opts: AddOptions) -> None:
