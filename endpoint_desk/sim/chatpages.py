@@ -37,6 +37,7 @@ Python API::
 from __future__ import annotations
 
 import asyncio
+import html as htmllib
 import re
 import secrets
 import time
@@ -83,10 +84,10 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     },
 }
 
-_FILLER = (
+_FILLER_TEXT = (
     "Markets opened steady while the desk watched every position closely and the "
     "quotes kept moving in small careful steps across the board today"
-).split()
+)
 
 
 @dataclass(slots=True)
@@ -119,7 +120,8 @@ def scripted_reply(messages: list[dict[str, Any]], bot: str = "scripted", words:
     m = re.search(r"reply with (?:the word |just )?[\"']?([\w-]+)", last, re.IGNORECASE)
     if m:
         return m.group(1)
-    filler = " ".join((_FILLER * (words // len(_FILLER) + 1))[: max(1, words)])
+    pool = _FILLER_TEXT.split(" ")
+    filler = " ".join((pool * (words // len(pool) + 1))[: max(1, words)])
     n_words = len(last.split())
     return (
         f"Reply {len(user_turns)}: I read {n_words} words. {filler.capitalize()}. "
@@ -155,7 +157,9 @@ def _float(knobs: dict[str, Any], key: str, default: float) -> float:
         return default
 
 
-def create_chatpages_app(username: str | None = None, password: str | None = None) -> web.Application:
+def create_chatpages_app(
+    username: str | None = None, password: str | None = None
+) -> web.Application:
     """The fixture app. With ``username``/``password`` the ``shadow`` style needs a login."""
     app = web.Application()
     state = _State(username, password)
@@ -175,7 +179,7 @@ def create_chatpages_app(username: str | None = None, password: str | None = Non
         if style not in STYLES:
             raise web.HTTPNotFound(text=f"no fixture style {style!r}")
         if style == "shadow" and not logged_in(request):
-            html = _asset("login.html").replace("__NEXT__", request.path_qs)
+            html = _asset("login.html").replace("__NEXT__", htmllib.escape(request.path_qs))
             return web.Response(text=html, content_type="text/html")
         return web.Response(text=_asset(f"{style}.html"), content_type="text/html")
 
@@ -184,7 +188,7 @@ def create_chatpages_app(username: str | None = None, password: str | None = Non
 
     async def login_page(request: web.Request) -> web.Response:
         nxt = request.query.get("next", "/shadow")
-        html = _asset("login.html").replace("__NEXT__", nxt)
+        html = _asset("login.html").replace("__NEXT__", htmllib.escape(nxt))
         return web.Response(text=html, content_type="text/html")
 
     async def login_post(request: web.Request) -> web.Response:
@@ -198,7 +202,7 @@ def create_chatpages_app(username: str | None = None, password: str | None = Non
             resp = web.HTTPFound(nxt)
             resp.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/")
             raise resp
-        html = _asset("login.html").replace("__NEXT__", nxt)
+        html = _asset("login.html").replace("__NEXT__", htmllib.escape(nxt))
         html = html.replace("<!--ERROR-->", '<p class="error">Wrong username or password.</p>')
         return web.Response(text=html, content_type="text/html", status=401)
 
