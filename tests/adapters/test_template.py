@@ -3,6 +3,8 @@ checks, and the submit-then-poll mode against the sim's job API."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,7 +19,7 @@ from endpoint_desk.adapters.template import (
     request_values,
 )
 from endpoint_desk.core.errors import ConfigError, ProtocolError, UpstreamError, UpstreamTimeout
-from endpoint_desk.core.models import ChatMessage, ChatRequest
+from endpoint_desk.core.models import ChatMessage, ChatRequest, EndpointSpec
 from endpoint_desk.sim import SimServer
 from tests.adapters.simkit import (
     adapter_for,
@@ -196,3 +198,17 @@ async def test_job_answer_without_id(sim: SimServer) -> None:
     adapter = adapter_for("template-jobs", sim.url, options={"template": template})
     with pytest.raises(ProtocolError, match="job id"):
         await collect(adapter, ask())
+
+
+def test_the_documented_examples_are_valid() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "rest-apis.md"
+    if not doc.exists():
+        pytest.skip("docs/rest-apis.md was moved")
+    blocks = re.findall(r"```json\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        data = orjson.loads(block)
+        data.pop("api_key_env")
+        spec = EndpointSpec(**data, api_key="env:DOC_EXAMPLE_KEY")
+        adapter = TemplateAdapter(spec, lambda ref: "k")
+        assert adapter.config.response == "output.text" or adapter.config.poll is not None
