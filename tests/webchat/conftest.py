@@ -74,9 +74,7 @@ def make_spec(pages: ChatPagesServer) -> MakeSpec:
 
 
 @pytest.fixture
-async def make_adapter(
-    make_spec: MakeSpec, browser_cleanup: None
-) -> AsyncIterator[MakeAdapter]:
+async def make_adapter(make_spec: MakeSpec, browser_cleanup: None) -> AsyncIterator[MakeAdapter]:
     opened: list[WebChatAdapter] = []
 
     async def make(style: str, name: str | None = None, **kw: Any) -> WebChatAdapter:

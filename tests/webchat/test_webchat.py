@@ -282,9 +282,7 @@ async def test_alternate_selectors_repair_a_stale_input(make_adapter: MakeAdapte
 async def test_a_reply_that_never_ends_hits_the_hard_timeout(
     make_adapter: MakeAdapter,
 ) -> None:
-    adapter = await make_adapter(
-        "textarea", knobs={"latency": 5}, reply_timeout=1.0, pages=1
-    )
+    adapter = await make_adapter("textarea", knobs={"latency": 5}, reply_timeout=1.0, pages=1)
     with pytest.raises(UpstreamTimeout, match="1 s"):
         await collect(adapter, "slow")
 
