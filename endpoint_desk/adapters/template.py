@@ -15,7 +15,9 @@ Keys of ``options["template"]``:
   (``env:NAME``, ``keyring:NAME``, ``file:NAME``) is resolved at request time;
   ``{{api_key}}`` inside a value inserts ``spec.api_key`` (``"Bearer {{api_key}}"``).
   When ``spec.api_key`` is set and no template uses ``{{api_key}}``, it is sent as
-  ``Authorization: Bearer ...``.
+  ``Authorization: Bearer ...``. A credential header (``Authorization``,
+  ``x-api-key``, ``api-key``, ``Cookie``...) with a plain value is refused
+  (``ConfigError``): secrets are stored as references, never as values.
 - ``body`` (table, array, or a JSON text; optional): the JSON body. A string that is
   exactly one placeholder (``"{{messages}}"``) is replaced by the JSON *value* (an
   array, a number, null...); an object member whose value is such a placeholder and
@@ -96,6 +98,9 @@ PLACEHOLDERS = frozenset(
 
 _PH = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _SECRET_REF = re.compile(r"^(env|keyring|file):[A-Za-z0-9_.\-]+$")
+_CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization", "cookie"}
+)
 _FINISH = frozenset({"stop", "length", "content_filter", "tool_calls"})
 _TEMPLATE_KEYS = frozenset(
     {"url", "method", "headers", "body", "response", "usage", "finish", "error", "poll"}
@@ -276,6 +281,14 @@ class TemplateConfig:
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
             raise ConfigError(f"{where}.headers must be a table of strings")
+        for key, value in headers.items():
+            if key.lower() in _CREDENTIAL_HEADERS and not (
+                _SECRET_REF.match(value) or "{{" in value
+            ):
+                raise ConfigError(
+                    f"{where}.headers.{key} holds a credential as plain text; use a secret "
+                    "reference (env:NAME) or '{{api_key}}' with the endpoint's api_key"
+                )
         body = _body(raw.get("body"), f"{where}.body")
         if "response" not in raw:
             raise ConfigError(f"{where}.response is required: the path to the reply text")

@@ -102,6 +102,10 @@ def test_get_path() -> None:
         ({"response": "a", "body": {"q": "{{promt}}"}}, "unknown placeholders"),
         ({"response": "a", "body": '{"q": {{prompt}}}'}, "not JSON"),
         ({"response": "a", "headers": {"X": 1}}, "headers must be a table of strings"),
+        (
+            {"response": "a", "headers": {"Authorization": "Bearer sk-plain"}},
+            "credential as plain text",
+        ),
         ({"response": "a", "poll": {"id": "id", "url": "/j/{{id}}"}}, "poll.status is required"),
         (
             {
