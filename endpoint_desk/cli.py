@@ -600,6 +600,35 @@ def test(
     run(go)
 
 
+@app.command()
+def login(
+    name: Annotated[str, typer.Argument(help="Web chat endpoint name.")],
+    headless: Annotated[
+        bool,
+        typer.Option("--headless", help="No window: sign in with the stored credentials only."),
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the sign-in.")] = 300.0,
+) -> None:
+    """Open a browser to sign in to a web chat once; the session is saved for the desk."""
+
+    async def go() -> None:
+        from endpoint_desk.adapters.webchat.adapter import interactive_login
+
+        async with open_desk() as desk:
+            view = desk.endpoint(name)
+            if view.spec.kind != EndpointKind.WEB_CHAT:
+                kind = view.spec.kind.value
+                raise BadRequest(f"{view.name} is a {kind} endpoint, not a web chat")
+            if not headless:
+                out.print(f"Sign in to {view.name} in the browser window; waiting {timeout:g} s...")
+            path = await interactive_login(
+                view.spec, desk.secrets.resolve, headless=headless, timeout=timeout
+            )
+            out.print(f"{view.name}: signed in; session saved to {path}")
+
+    run(go)
+
+
 # ---------------------------------------------------------------------- paths / sim
 
 

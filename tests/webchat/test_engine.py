@@ -47,3 +47,48 @@ async def test_desk_serves_a_web_chat_endpoint(desk_home: Path, pages: ChatPages
         assert browser.launch_count() == 1
     # the desk's shutdown closed the shared browser of this loop
     assert browser.launch_count() == 0
+
+
+async def test_desk_login_command_saves_the_session(
+    desk_home: Path, pages: ChatPagesServer
+) -> None:
+    import asyncio
+    import os
+    import sys
+
+    spec = EndpointSpec(
+        name="walled",
+        kind="web_chat",
+        base_url=pages.url_for("shadow"),
+        options=pages.options_for("shadow"),
+        username="env:WALLED_USER",
+        password="env:WALLED_PASS",
+    )
+    async with Desk(load_settings(), autostart=False) as desk:
+        await desk.add(spec, prove=False, start=False)
+    env = {**os.environ, "WALLED_USER": "alice", "WALLED_PASS": "s3cret"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "endpoint_desk",
+        "login",
+        "walled",
+        "--headless",
+        "--timeout",
+        "30",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "session saved" in out.decode()
+    assert "s3cret" not in out.decode() + err.decode()
+    saved = desk_home / "data" / "sessions" / "walled.json"
+    assert saved.is_file() and saved.stat().st_mode & 0o777 == 0o600
+
+    # the desk now opens the walled chat with the saved session alone
+    async with Desk(load_settings(), autostart=False) as desk:
+        await desk.update("walled", username=None, password=None)
+        result = await desk.test("walled", "What is 3 + 4?")
+        assert result.content == "The answer is 7."

@@ -255,7 +255,7 @@ async def test_a_page_killed_mid_reply_is_a_browser_error_and_the_next_request_w
     page = adapter._slots[0].page
     cdp = await page.context.new_cdp_session(page)
     crash = asyncio.ensure_future(cdp.send("Page.crash"))
-    with pytest.raises(BrowserError, match="crashed|closed|died"):
+    with pytest.raises(BrowserError, match=r"crashed|closed|died"):
         async for _ in stream:
             pass
     crash.cancel()
