@@ -8,6 +8,7 @@ bare host; the adapter appends ``/v1`` only when the URL has no path.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -25,6 +26,16 @@ from endpoint_desk.adapters.http import (
 )
 from endpoint_desk.core.errors import DeskError, ProtocolError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
+
+RAW_SSE: ContextVar[bool] = ContextVar("endpoint_desk_raw_sse", default=False)
+"""Set by a front end that forwards the upstream's own SSE bytes (the ``/v1`` server).
+
+While it is true in the task iterating a streamed chat, the chunks carry
+``metadata["raw_sse"]``: the complete OpenAI ``data:`` events they were parsed from, as
+received (the usage-only event left out unless the request asked for usage). Text,
+usage and finish reason are still parsed, so routing, metrics and cost see the same
+chunks; the last chunk (finish reason, usage) carries no raw bytes.
+"""
 
 
 def api_root(base_url: str) -> str:
@@ -128,7 +139,11 @@ class OpenAIAdapter(Adapter):
                 started = True
                 ctype = resp.headers.get("Content-Type", "")
                 if stream and "text/event-stream" in ctype:
-                    async for chunk in self._read_stream(resp):
+                    if RAW_SSE.get():
+                        reader = self._read_raw(resp, request.include_usage)
+                    else:
+                        reader = self._read_stream(resp)
+                    async for chunk in reader:
                         yield chunk
                     return
                 raw = await resp.read()
@@ -189,3 +204,99 @@ class OpenAIAdapter(Adapter):
         if not done and finish is None:
             raise ProtocolError(f"{name} cut the stream short (no [DONE])", endpoint=name)
         yield ChatChunk(finish_reason=finish or "stop", usage=usage, model=model)
+
+    async def _read_raw(
+        self, resp: aiohttp.ClientResponse, include_usage: bool
+    ) -> AsyncIterator[ChatChunk]:
+        """Yield one chunk per network read: its text, and its complete events as raw
+        bytes (see ``RAW_SSE``); then the final chunk."""
+        state = _RawState(self.spec.name, include_usage)
+        rest = b""
+        async for block in resp.content.iter_any():
+            if rest:
+                block = rest + block
+            if b"\r" in block:
+                block = block.replace(b"\r\n", b"\n")
+            cut = block.rfind(b"\n\n")
+            if cut < 0:
+                rest = block
+                continue
+            rest = block[cut + 2 :]
+            text, raw = state.feed(block[: cut + 2])
+            yield ChatChunk(delta=text, metadata={"raw_sse": raw})
+        if rest.strip():
+            text, raw = state.feed(rest + b"\n\n")
+            yield ChatChunk(delta=text, metadata={"raw_sse": raw})
+        if not state.done and state.finish is None:
+            raise ProtocolError(f"{self.spec.name} cut the stream short (no [DONE])")
+        yield ChatChunk(finish_reason=state.finish or "stop", usage=state.usage, model=state.model)
+
+
+class _RawState:
+    """What the raw SSE reader learned so far (usage, finish reason, model, [DONE])."""
+
+    __slots__ = ("done", "finish", "include_usage", "model", "name", "usage")
+
+    def __init__(self, name: str, include_usage: bool) -> None:
+        self.name = name
+        self.include_usage = include_usage
+        self.done = False
+        self.finish: str | None = None
+        self.usage: Usage | None = None
+        self.model: str | None = None
+
+    def feed(self, complete: bytes) -> tuple[str, bytes]:
+        """Parse complete events; return their text and the bytes to forward."""
+        texts: list[str] = []
+        dropped = False
+        keep: list[bytes] = []
+        for event in complete.split(b"\n\n"):
+            if not event:
+                continue
+            data = _event_data(event)
+            if data is None:
+                keep.append(event)
+                continue
+            if data == b"[DONE]":
+                self.done = True
+                keep.append(event)
+                continue
+            obj = loads(data, endpoint=self.name)
+            if not isinstance(obj, dict):
+                raise ProtocolError(f"{self.name} sent a stream event that is not an object")
+            if "error" in obj:
+                err = obj["error"]
+                msg = err.get("message") if isinstance(err, dict) else str(err)
+                raise ProtocolError(
+                    f"{self.name} reported an error mid-stream: {msg}", endpoint=self.name
+                )
+            if obj.get("usage"):
+                self.usage = _usage(obj["usage"])
+            self.model = obj.get("model") or self.model
+            choices = obj.get("choices")
+            if choices:
+                for choice in choices:
+                    delta = choice.get("delta") or {}
+                    text = delta.get("content")
+                    if text:
+                        texts.append(text)
+                    if choice.get("finish_reason"):
+                        self.finish = choice["finish_reason"]
+            elif not self.include_usage:
+                dropped = True
+                continue
+            keep.append(event)
+        raw = b"".join(e + b"\n\n" for e in keep) if dropped else complete
+        return "".join(texts), raw
+
+
+def _event_data(event: bytes) -> bytes | None:
+    """The data of one SSE event (``None`` for a comment or an event without data)."""
+    if event.startswith(b"data: ") and b"\n" not in event:
+        return event[6:]
+    data: list[bytes] = []
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            data.append(value[1:] if value.startswith(b" ") else value)
+    return b"\n".join(data) if data else None

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from endpoint_desk.adapters.openai import RAW_SSE
 from endpoint_desk.core.errors import BadRequest, ConfigError, DeskError, NoEndpointAvailable
 from endpoint_desk.core.models import ChatChunk, ChatRequest, new_id
 from endpoint_desk.engine.desk import ChatStream, Desk
@@ -217,8 +218,21 @@ class Gateway:
     async def _stream(
         self, request: web.Request, creq: ChatRequest, stream: ChatStream, t0: float
     ) -> web.StreamResponse:
-        """Answer with server-sent events once the first chunk came (so that a failure
-        before it is still a clean HTTP error and failover stays invisible)."""
+        """Answer with server-sent events once the first content chunk came (so that a
+        failure before it is still a clean HTTP error and failover stays invisible).
+
+        Adapters that can (OpenAI-style upstreams) hand over their upstream's own event
+        bytes (``RAW_SSE``); those are forwarded as received, one write per network
+        read. Other chunks are encoded here."""
+        token = RAW_SSE.set(True)
+        try:
+            return await self._stream_events(request, creq, stream, t0)
+        finally:
+            RAW_SSE.reset(token)
+
+    async def _stream_events(
+        self, request: web.Request, creq: ChatRequest, stream: ChatStream, t0: float
+    ) -> web.StreamResponse:
         t_engine = time.perf_counter()
         it = stream.__aiter__()
         pending: list[ChatChunk] = []
@@ -242,47 +256,62 @@ class Gateway:
         headers = dict(wire.SSE_HEADERS)
         headers["x-desk-endpoint"] = stream.endpoint or ""
         headers["x-desk-overhead-ms"] = f"{(t_engine - t0) * 1000:.2f}"
-        resp = web.StreamResponse(headers=headers)
-        created = int(time.time())
-        enc = wire.ChunkEncoder(new_id(), creq.model or "desk", created)
-        finish: str | None = None
-        usage = None
+        resp = _EventStream(headers=headers)
         try:
             await resp.prepare(request)
-            out = [enc.role()]
-            for chunk in pending:
-                if chunk.delta:
-                    out.append(enc.delta(chunk.delta))
-                if chunk.finish_reason is not None:
-                    finish = chunk.finish_reason
-                if chunk.usage is not None:
-                    usage = chunk.usage
-            await resp.write(b"".join(out))
-            if not ended:
-                try:
-                    async for chunk in it:
-                        if chunk.delta:
-                            await resp.write(enc.delta(chunk.delta))
-                        if chunk.finish_reason is not None:
-                            finish = chunk.finish_reason
-                        if chunk.usage is not None:
-                            usage = chunk.usage
-                except DeskError as exc:
-                    await resp.write(wire.stream_error_event(exc))
-                    return resp
-            tail = [enc.finish(finish)]
-            if creq.include_usage:
-                result = stream.result
-                if result is not None:
-                    tail.append(enc.usage(result.usage, wire.desk_extension(result)))
-                elif usage is not None:
-                    tail.append(enc.usage(usage))
-            tail.append(wire.DONE)
-            await resp.write(b"".join(tail))
-            await resp.write_eof()
+            meta = pending[-1].metadata if pending else None
+            if meta is not None and "raw_sse" in meta:
+                await _forward_raw(resp, it, pending, ended)
+            else:
+                await self._encode(resp, creq, stream, it, pending, ended)
         finally:
             await stream.aclose()
         return resp
+
+    async def _encode(
+        self,
+        resp: web.StreamResponse,
+        creq: ChatRequest,
+        stream: ChatStream,
+        it: AsyncIterator[ChatChunk],
+        pending: list[ChatChunk],
+        ended: bool,
+    ) -> None:
+        """Write the desk's own OpenAI chunks for adapters that give no raw events."""
+        enc = wire.ChunkEncoder(new_id(), creq.model or "desk", int(time.time()))
+        finish: str | None = None
+        usage = None
+        out = [enc.role()]
+        for chunk in pending:
+            if chunk.delta:
+                out.append(enc.delta(chunk.delta))
+            if chunk.finish_reason is not None:
+                finish = chunk.finish_reason
+            if chunk.usage is not None:
+                usage = chunk.usage
+        await resp.write(b"".join(out))
+        if not ended:
+            try:
+                async for chunk in it:
+                    if chunk.delta:
+                        await resp.write(enc.delta(chunk.delta))
+                    if chunk.finish_reason is not None:
+                        finish = chunk.finish_reason
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+            except DeskError as exc:
+                await resp.write(wire.stream_error_event(exc))
+                return
+        tail = [enc.finish(finish)]
+        if creq.include_usage:
+            result = stream.result
+            if result is not None:
+                tail.append(enc.usage(result.usage, wire.desk_extension(result)))
+            elif usage is not None:
+                tail.append(enc.usage(usage))
+        tail.append(wire.DONE)
+        await resp.write(b"".join(tail))
+        await resp.write_eof()
 
     async def models(self, request: web.Request) -> web.Response:
         """``GET /v1/models``: every name the serving endpoints answer to."""
@@ -334,6 +363,52 @@ class Gateway:
     async def metrics(self, request: web.Request) -> web.Response:
         """``GET /metrics``: Prometheus text format."""
         return web.Response(body=self.exporter.render(), headers={"Content-Type": METRICS_TYPE})
+
+
+async def _forward_raw(
+    resp: web.StreamResponse,
+    it: AsyncIterator[ChatChunk],
+    pending: list[ChatChunk],
+    ended: bool,
+) -> None:
+    """Forward the upstream's own events (``chunk.metadata["raw_sse"]``)."""
+    first = b"".join(
+        [c.metadata["raw_sse"] for c in pending if c.metadata and "raw_sse" in c.metadata]
+    )
+    # The event that ends the reply goes out with the end of the body in one write; the
+    # iterator is still read to its end so that the engine sees the request complete.
+    done = first.endswith(_DONE_TAIL)
+    if done:
+        await resp.write_eof(first)
+    else:
+        await resp.write(first)
+    if not ended:
+        try:
+            async for chunk in it:
+                meta = chunk.metadata
+                if meta is not None and not done:
+                    raw = meta.get("raw_sse")
+                    if raw:
+                        if raw.endswith(_DONE_TAIL):
+                            done = True
+                            await resp.write_eof(raw)
+                        else:
+                            await resp.write(raw)
+        except DeskError as exc:
+            if not done:
+                await resp.write(wire.stream_error_event(exc))
+            return
+    if not done:
+        await resp.write_eof(wire.DONE)
+
+
+_DONE_TAIL = b"[DONE]\n\n"
+
+
+class _EventStream(web.StreamResponse):
+    """A stream response whose headers go out with its first data (one write less)."""
+
+    _send_headers_immediately = False
 
 
 def _http_error(exc: web.HTTPException) -> web.Response:
