@@ -177,6 +177,16 @@ def _model_ids(items: Any, key: str = "id") -> list[str]:
     return [str(m[key]) for m in items if isinstance(m, dict) and key in m]
 
 
+def _said(data: Any) -> str:
+    """``: <the upstream's error message>`` (short), or nothing."""
+    err = data.get("error") if isinstance(data, dict) else None
+    msg = err.get("message") if isinstance(err, dict) else err
+    if not isinstance(msg, str) or not msg.strip():
+        return ""
+    text = " ".join(msg.split())
+    return f' ("{text[:120]}")'
+
+
 def _status_text(ans: _Answer) -> str:
     shape = "JSON" if ans.json is not None else (ans.ctype.split(";")[0] or "no content type")
     return f"{ans.status} ({shape})"
@@ -260,7 +270,8 @@ async def detect(
                 EndpointKind.OLLAMA,
                 base,
                 f"GET {base}/api/tags answered {ans.status}"
-                + (" in Ollama's error shape" if isinstance(data, dict) else ""),
+                + (" in Ollama's error shape" if isinstance(data, dict) else "")
+                + _said(data),
             )
         return None
 
@@ -293,7 +304,7 @@ async def detect(
             return refused(
                 EndpointKind.OPENAI,
                 base,
-                f"GET {api}/models answered {ans.status} in OpenAI's error shape",
+                f"GET {api}/models answered {ans.status} in OpenAI's error shape" + _said(data),
             )
         return None
 
@@ -323,7 +334,8 @@ async def detect(
             return refused(
                 EndpointKind.ANTHROPIC,
                 base,
-                f"GET {base}/v1/models answered {ans.status} in Anthropic's error shape",
+                f"GET {base}/v1/models answered {ans.status} in Anthropic's error shape"
+                + _said(data),
             )
         return None
 
@@ -349,7 +361,7 @@ async def detect(
                     EndpointKind.GEMINI,
                     base,
                     f"GET {base}/v1beta/models answered {ans.status} {err.get('status')} "
-                    "in Google's error shape",
+                    "in Google's error shape" + _said(data),
                 )
         return None
 

@@ -105,8 +105,9 @@ async def test_anthropic_refusal_is_not_taken_for_openai() -> None:
 
 async def test_hinted_refusal_stops_at_once() -> None:
     async with SimServer(SimConfig(api_key=KEY)) as sim:
-        with pytest.raises(AuthFailed, match="a Gemini API but refused the key"):
+        with pytest.raises(AuthFailed, match="a Gemini API but refused the key") as info:
             await detect(sim.url + "/v1beta", api_key="wrong-key-000000000")
+        assert "API key not valid" in str(info.value)  # the upstream's own words
         assert sum(_requests(sim).values()) == 1
 
 
