@@ -92,8 +92,8 @@ _FILLER_TEXT = (
 
 @dataclass(slots=True)
 class ReplyRecord:
-    """One reply the fixture served: when it started and ended (server clock,
-    ``time.perf_counter``), what it answered, and the conversation turn."""
+    """One reply the fixture served: when it started, sent its first word and ended
+    (server clock, ``time.perf_counter``), what it answered, and the conversation turn."""
 
     style: str
     prompt: str
@@ -101,6 +101,7 @@ class ReplyRecord:
     turn: int
     started: float
     ended: float | None = None
+    first_sent: float | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -232,6 +233,8 @@ def create_chatpages_app(
                 if i and delay:
                     await asyncio.sleep(delay)
                 await resp.write(tok.encode())
+                if rec.first_sent is None:
+                    rec.first_sent = time.perf_counter()
                 if pause and tok.rstrip().endswith((".", "!", "?")) and i < len(_tokens(text)) - 1:
                     await asyncio.sleep(pause)
             await resp.write_eof()
