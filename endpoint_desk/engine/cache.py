@@ -20,10 +20,12 @@ import orjson
 from endpoint_desk.core.models import ChatRequest, ChatResult, Usage, new_id
 
 
-def cache_key(request: ChatRequest) -> bytes:
+def cache_key(request: ChatRequest, scope: str = "") -> bytes:
     """A digest of everything that shapes the reply: model, messages, sampling, extras
-    (not ``stream``: a streamed and a plain request get the same answer)."""
+    (not ``stream``: a streamed and a plain request get the same answer). ``scope``
+    separates requests pinned to an endpoint."""
     data: list[Any] = [
+        scope,
         request.model,
         [(m.role, m.content, m.name) for m in request.messages],
         request.temperature,

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -22,10 +22,13 @@ from endpoint_desk.core.config import Settings, load_settings
 from endpoint_desk.core.errors import (
     AuthFailed,
     BadRequest,
+    BudgetExceeded,
     ConfigError,
     DeskError,
     Duplicate,
+    NoEndpointAvailable,
     NotFound,
+    Overloaded,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -43,6 +46,7 @@ from endpoint_desk.core.models import (
     slugify,
 )
 from endpoint_desk.core.paths import Paths, get_paths
+from endpoint_desk.engine.cache import ReplyCache, cache_key, wants_cache
 from endpoint_desk.engine.cost import cost_of, estimate_tokens
 from endpoint_desk.engine.events import (
     Alert,
@@ -51,12 +55,14 @@ from endpoint_desk.engine.events import (
     EventBus,
     RequestDone,
 )
+from endpoint_desk.engine.guards import Breaker, DeskBudget, Guard, wait_any_free
+from endpoint_desk.engine.health import AlertWebhook, HealthMonitor
 from endpoint_desk.engine.logs import setup_logging
-from endpoint_desk.engine.metrics import EndpointMetrics
+from endpoint_desk.engine.metrics import EndpointMetrics, day_start
 from endpoint_desk.engine.position import EndpointView, Position
 from endpoint_desk.engine.router import Router
 from endpoint_desk.store.recorder import Recorder
-from endpoint_desk.store.records import RequestRecord
+from endpoint_desk.store.records import HealthRecord, RequestRecord
 from endpoint_desk.store.repo import Store
 from endpoint_desk.store.secrets import SecretStore
 
@@ -107,8 +113,14 @@ class Desk:
         self.paths: Paths = get_paths()
         self.autostart = autostart
         self.bus = EventBus()
-        self.router = Router()
+        self.router = Router(self.settings.routing)
         self.totals = EndpointMetrics(window=2048)
+        self.guards: dict[str, Guard] = {}
+        self.desk_budget = DeskBudget(self.settings.budget.daily_desk_budget)
+        self.cache = ReplyCache(self.settings.cache.ttl_seconds, self.settings.cache.max_entries)
+        self.health = HealthMonitor(self)
+        self._budget_alerts: set[tuple[str, float]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self._positions: dict[str, Position] = {}
         self._store: Store | None = None
         self._recorder: Recorder | None = None
@@ -140,6 +152,10 @@ class Desk:
         for rec in await self._store.list_endpoints():
             pos = Position(rec.spec, rec.state, rec.state_reason, rec.state_until)
             self._positions[rec.spec.name] = pos
+        try:
+            await self._seed_metrics()
+        except DeskError as exc:  # metrics are a nicety; the desk must open
+            log.warning("could not read stored metrics: %s", exc.one_line())
         self._opened = True
         self._runner = asyncio.create_task(self._run(), name="desk-runner")
         if self.autostart:
@@ -160,8 +176,61 @@ class Desk:
             raise _Stop
 
     def _background_loops(self) -> list[Any]:
-        """Coroutines run beside the recorder while the desk is open (health loop...)."""
-        return []
+        """Coroutines run beside the recorder while the desk is open: the health loop
+        (with ``autostart`` and ``health.enabled``) and the alert webhook."""
+        loops: list[Any] = []
+        if self.autostart and self.settings.health.enabled:
+            loops.append(self.health.run())
+        if self.settings.health.webhook_url:
+            loops.append(AlertWebhook(self.settings.health.webhook_url).run(self.bus))
+        return loops
+
+    async def _seed_metrics(self) -> None:
+        """Seed every position's metrics from the store, cheaply: one aggregate over the
+        per-minute rollups (totals, spend today), the newest requests (success rate,
+        latency) and the last day's health samples (uptime) per endpoint."""
+        from sqlalchemy import case, func, select
+
+        from endpoint_desk.store.tables import ROLLUPS
+
+        store = self.store
+        today_minute = int(day_start() // 60)
+        r = ROLLUPS.c
+        q = select(
+            r.endpoint,
+            func.sum(r.requests),
+            func.sum(r.errors),
+            func.sum(r.input_tokens),
+            func.sum(r.output_tokens),
+            func.sum(r.cost),
+            func.sum(case((r.minute >= today_minute, r.cost), else_=0.0)),
+        ).group_by(r.endpoint)
+        try:
+            async with store.engine.connect() as conn:
+                rows = (await conn.execute(q)).all()
+        except Exception as exc:
+            raise DeskError(f"cannot read rollups: {exc}") from exc
+        now = time.time()
+        for name, requests, errors, tin, tout, cost, cost_today in rows:
+            for m in (self.totals, *([p.metrics] if (p := self._positions.get(name)) else [])):
+                m.requests += int(requests or 0)
+                m.errors += int(errors or 0)
+                m.input_tokens += int(tin or 0)
+                m.output_tokens += int(tout or 0)
+                m.add_cost(float(cost_today or 0.0), now)
+                m.add_cost(float((cost or 0.0) - (cost_today or 0.0)), 0.0)
+
+        async def one(pos: Position) -> None:
+            recent = await store.recent_requests(pos.name, limit=pos.metrics.window.maxlen or 256)
+            pos.metrics.seed_window(
+                [(x.ts, x.ok, x.latency_ms, x.ttft_ms) for x in reversed(recent) if not x.cached],
+                0,
+                0,
+            )
+            for h in await store.health_samples(pos.name, since=now - 86400, limit=5000):
+                pos.metrics.record_health(h.ok, h.ts)
+
+        await asyncio.gather(*(one(p) for p in self._positions.values()))
 
     async def close(self) -> None:
         """Stop loops, close adapters, flush pending writes, close the store."""
@@ -172,6 +241,8 @@ class Desk:
         if self._runner is not None:
             with contextlib.suppress(_Stop, asyncio.CancelledError, BaseExceptionGroup):
                 await self._runner
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await asyncio.gather(
             *(self._close_adapter(p) for p in self._positions.values()), return_exceptions=True
         )
@@ -286,6 +357,7 @@ class Desk:
                 with contextlib.suppress(DeskError):
                     self.secrets.delete(ref)
         del self._positions[pos.name]
+        self.guards.pop(pos.name, None)
         self.bus.publish(EndpointChanged(pos.name, "removed", removed=True))
 
     async def start(self, name: str) -> EndpointView:
@@ -294,6 +366,7 @@ class Desk:
         if not pos.spec.enabled:
             pos.spec = pos.spec.model_copy(update={"enabled": True})
             await self.store.update_endpoint(pos.spec)
+        self._guard(pos).breaker.reset()
         await self._start_position(pos)
         return pos.view()
 
@@ -312,8 +385,15 @@ class Desk:
         try:
             await self._open_adapter(pos)
         except DeskError as exc:
-            state = EndpointState.ERROR
-            await self._set_state(pos, state, exc.one_line())
+            if exc.retryable and not isinstance(exc, AuthFailed):
+                # Down for now (connection refused, browser crashed): the health loop
+                # retries it with backoff and brings it back.
+                wait = self._guard(pos).breaker.next_cooldown()
+                reason = f"cannot open: {exc.one_line()}"
+                await self._set_state(pos, EndpointState.TRIPPED, reason, time.time() + wait)
+                self.bus.publish(Alert("warning", pos.name, "Tripped", reason, {"cooldown": wait}))
+                return
+            await self._set_state(pos, EndpointState.ERROR, exc.one_line())
             self.bus.publish(Alert("error", pos.name, exc.title, exc.one_line()))
             return
         await self._set_state(pos, EndpointState.ON, "")
@@ -350,6 +430,120 @@ class Desk:
         if pos.name in self._positions and self._store is not None:
             await self._store.set_state(pos.name, state, reason, until)
         self._publish_state(pos)
+        self.health.poke()
+
+    def _set_state_soon(
+        self, pos: Position, state: EndpointState, reason: str, until: float | None = None
+    ) -> None:
+        """Change a state from the request path: memory and event now, the store write
+        in the background (never awaited by a request)."""
+        if self._positions.get(pos.name) is not pos:
+            return  # not (or no longer) in the portfolio: a proof, a removed endpoint
+        pos.state, pos.reason, pos.until = state, reason, until
+        pos.state_since = time.time()
+        self._publish_state(pos)
+        self.health.poke()
+        if self._store is not None:
+            task = asyncio.get_running_loop().create_task(
+                self._persist_state(pos.name, state, reason, until)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _persist_state(
+        self, name: str, state: EndpointState, reason: str, until: float | None
+    ) -> None:
+        try:
+            if self._store is not None and name in self._positions:
+                await self._store.set_state(name, state, reason, until)
+        except DeskError as exc:
+            log.warning("could not save the state of %s: %s", name, exc.one_line())
+
+    def _guard(self, pos: Position) -> Guard:
+        guard = self.guards.get(pos.name)
+        if guard is None:
+            guard = self.guards[pos.name] = Guard(self.settings.breaker)
+        return guard
+
+    def _judge(self, pos: Position, error: DeskError | None) -> None:
+        """Feed one outcome to the position's breaker and act on its verdict."""
+        guard = self._guard(pos)
+        state = pos.state
+        if error is None:
+            guard.breaker.record(None)
+            if state == EndpointState.TRIPPED and pos.spec.enabled:
+                # the fallback request to a cooling endpoint passed: it is back
+                guard.breaker.reset()
+                self._set_state_soon(pos, EndpointState.ON, "")
+                self.bus.publish(
+                    Alert("info", pos.name, "Recovered", f"{pos.name} served a request; back ON")
+                )
+            return
+        verdict = guard.breaker.record(error)
+        if verdict is None or not pos.spec.enabled or state == EndpointState.OFF:
+            return
+        if verdict.action == "error":
+            if state != EndpointState.ERROR:
+                self._set_state_soon(pos, EndpointState.ERROR, verdict.reason)
+                self.bus.publish(Alert("error", pos.name, error.title, verdict.reason))
+            return
+        if state == EndpointState.TRIPPED or state == EndpointState.ERROR:
+            return
+        until = time.time() + verdict.cooldown
+        self._set_state_soon(pos, EndpointState.TRIPPED, verdict.reason, until)
+        title = "Tripped" if verdict.action == "trip" else "Cooling down"
+        self.bus.publish(
+            Alert(
+                "warning",
+                pos.name,
+                title,
+                f"{pos.name} taken out for {verdict.cooldown:g} s: {verdict.reason}",
+                {"cooldown": verdict.cooldown},
+            )
+        )
+
+    def _budget_alert(self, scope: str, error: BudgetExceeded) -> None:
+        """One "budget reached" alert per scope and day."""
+        key = (scope, day_start())
+        if key not in self._budget_alerts:
+            self._budget_alerts.add(key)
+            self.bus.publish(
+                Alert("warning", error.endpoint, "Budget reached", error.message, {"scope": scope})
+            )
+
+    # ---- the health loop's view of the desk (engine/health.py HealthHost) -------
+
+    def health_positions(self) -> list[Position]:
+        """Every position (the health loop picks the ones to probe)."""
+        return list(self._positions.values())
+
+    def health_breaker(self, pos: Position) -> Breaker:
+        """The position's breaker (the health loop's backoff)."""
+        return self._guard(pos).breaker
+
+    async def health_probe(self, pos: Position, deep: bool) -> ProbeResult:
+        """Probe one position, opening its adapter when needed."""
+        adapter = await self._open_adapter(pos)
+        return await adapter.probe(deep=deep)
+
+    async def health_restart(self, pos: Position) -> None:
+        """Restart a position's adapter (a broken connection or browser)."""
+        if pos.adapter is not None and pos.opened:
+            await pos.adapter.restart()
+        else:
+            await self._open_adapter(pos)
+
+    async def health_set_state(
+        self, pos: Position, state: EndpointState, reason: str, until: float | None
+    ) -> None:
+        """Change a position's state for the health loop."""
+        if self._positions.get(pos.name) is pos:
+            await self._set_state(pos, state, reason, until)
+
+    def health_record(self, rec: HealthRecord) -> None:
+        """Queue a health sample for the store."""
+        if self._recorder is not None:
+            self._recorder.record_health(rec)
 
     def _publish_state(self, pos: Position) -> None:
         self.bus.publish(EndpointChanged(pos.name, pos.state.value, pos.reason))
@@ -377,40 +571,134 @@ class Desk:
     async def _serve(
         self, request: ChatRequest, stream: ChatStream, pinned: str | None
     ) -> AsyncIterator[ChatChunk]:
+        """Route, guard, fail over, cache: the request path."""
         t0 = time.perf_counter()
+        refusal = self.desk_budget.check(self.totals.spend_today())
+        if refusal is not None:
+            self._budget_alert("desk", refusal)
+            raise refusal
         if pinned is not None:
             candidates = [self._position(pinned)]
             asked = request.model
         else:
             candidates, asked = self.router.plan(request.model, self._positions)
-        attempts: list[Attempt] = []
-        last_error: DeskError | None = None
-        for pos in candidates[: 1 + max(0, candidates[0].spec.limits.retry_attempts)]:
-            upstream_model = pos.spec.upstream_model(asked) or ""
-            started = time.perf_counter()
-            attempt = Attempt(endpoint=pos.name, started=time.time())
-            attempts.append(attempt)
-            sent_any = False
-            try:
-                async with contextlib.aclosing(
-                    self._attempt(pos, request, upstream_model, stream, t0)
-                ) as chunks:
-                    async for chunk in chunks:
-                        if chunk.delta:
-                            sent_any = True
-                        yield chunk
-                attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-                if stream.result is not None:
-                    stream.result.attempts = attempts
+        first = candidates[0]
+        key: bytes | None = None
+        if wants_cache(request, first.spec.cache):
+            key = cache_key(request, pinned or "")
+            hit = self.cache.get(key)
+            if hit is not None:
+                async for chunk in self._replay(hit, request, stream):
+                    yield chunk
                 return
-            except DeskError as exc:
-                attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-                attempt.error_kind, attempt.error = exc.kind, exc.one_line()
-                last_error = exc
-                if sent_any or pinned is not None or not _fails_over(exc):
-                    raise
-        assert last_error is not None
-        raise last_error
+        attempts: list[Attempt] = []
+        max_tries = 1 + max(0, first.spec.limits.retry_attempts)
+        deadline = time.monotonic() + first.spec.limits.timeout_seconds
+        tried: set[str] = set()
+        refusals: list[DeskError] = []
+        last_error: DeskError | None = None
+        while True:
+            busy: list[Guard] = []
+            refusals.clear()
+            for pos in candidates:
+                if len(attempts) >= max_tries:
+                    break
+                if pos.name in tried:
+                    continue
+                guard = self._guard(pos)
+                refused = guard.admit(pos.name, pos.spec.limits, pos.metrics.spend_today())
+                if refused is not None:
+                    refusals.append(refused)
+                    if isinstance(refused, Overloaded):
+                        busy.append(guard)
+                    elif isinstance(refused, BudgetExceeded):
+                        self._budget_alert(pos.name, refused)
+                    continue
+                tried.add(pos.name)
+                upstream_model = pos.spec.upstream_model(asked) or ""
+                started = time.perf_counter()
+                attempt = Attempt(endpoint=pos.name, started=time.time())
+                attempts.append(attempt)
+                sent_any = False
+                guard.enter()
+                try:
+                    async with contextlib.aclosing(
+                        self._attempt(pos, request, upstream_model, stream, t0, len(attempts))
+                    ) as chunks:
+                        async for chunk in chunks:
+                            if chunk.delta:
+                                sent_any = True
+                            yield chunk
+                    attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+                    result = stream.result
+                    if result is not None:
+                        result.attempts = attempts
+                        if key is not None and wants_cache(request, pos.spec.cache):
+                            self.cache.put(key, result)
+                    return
+                except DeskError as exc:
+                    attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+                    attempt.error_kind, attempt.error = exc.kind, exc.one_line()
+                    last_error = exc
+                    if sent_any or pinned is not None or not _fails_over(exc):
+                        raise
+                finally:
+                    guard.leave()
+            if len(attempts) >= max_tries or not busy:
+                break
+            # Every candidate left is busy: wait for a free slot, up to the timeout.
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not await wait_any_free(busy, remaining):
+                break
+        if last_error is not None:
+            raise last_error
+        raise _refusal(refusals, request.model)
+
+    async def _replay(
+        self, hit: ChatResult, request: ChatRequest, stream: ChatStream
+    ) -> AsyncIterator[ChatChunk]:
+        """Serve a cache hit: the whole reply as one chunk, then the final chunk."""
+        stream.endpoint = hit.endpoint
+        stream.result = hit
+        pos = self._positions.get(hit.endpoint)
+        usage = hit.usage
+        if pos is not None:
+            pos.metrics.record(True, 0.0, 0.0, usage.input_tokens, usage.output_tokens, 0.0, True)
+        self.totals.record(True, 0.0, 0.0, usage.input_tokens, usage.output_tokens, 0.0, True)
+        if self._recorder is not None:
+            self._recorder.record_request(
+                RequestRecord(
+                    id=hit.id,
+                    ts=time.time(),
+                    endpoint=hit.endpoint,
+                    model=hit.model,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    estimated=usage.estimated,
+                    cached=True,
+                    stream=request.stream,
+                    attempts=0,
+                )
+            )
+        self.bus.publish(
+            RequestDone(
+                request_id=hit.id,
+                endpoint=hit.endpoint,
+                model=hit.model,
+                ok=True,
+                latency_ms=0.0,
+                ttft_ms=0.0,
+                cached=True,
+            )
+        )
+        if hit.content:
+            yield ChatChunk(delta=hit.content, model=hit.model)
+        yield ChatChunk(
+            finish_reason=hit.finish_reason,
+            usage=hit.usage,
+            model=hit.model,
+            session_id=hit.session_id,
+        )
 
     async def _attempt(
         self,
@@ -419,12 +707,17 @@ class Desk:
         upstream_model: str,
         stream: ChatStream | None = None,
         t0: float | None = None,
-    ) -> AsyncIterator[ChatChunk]:
-        """One try at one position: timeouts, metrics, cost, request log."""
+        attempt_no: int = 1,
+    ) -> AsyncGenerator[ChatChunk, None]:
+        """One try at one position: timeouts, metrics, cost, breaker, request log."""
         t0 = t0 if t0 is not None else time.perf_counter()
         adapter = pos.adapter if pos.opened and pos.adapter is not None else None
         if adapter is None:
-            adapter = await self._open_adapter(pos)
+            try:
+                adapter = await self._open_adapter(pos)
+            except DeskError as exc:
+                self._judge(pos, exc)
+                raise
         req = replace(request, model=upstream_model)
         timeout = pos.spec.limits.timeout_seconds
         ttft: float | None = None
@@ -481,7 +774,9 @@ class Desk:
             if not ok:
                 usage = usage if content else Usage()
             cost_of(usage, upstream_model, pos.spec.prices)
-            self._account(pos, rid, request, upstream_model, ok, error, latency, ttft, usage)
+            self._account(
+                pos, rid, request, upstream_model, ok, error, latency, ttft, usage, attempt_no
+            )
             if ok and stream is not None:
                 stream.endpoint = pos.name
                 stream.result = ChatResult(
@@ -498,9 +793,8 @@ class Desk:
                     ttft_ms=ttft,
                     metadata=(final.metadata or {}) if final else {},
                 )
-            if error is not None and isinstance(error, AuthFailed):
-                await self._set_state(pos, EndpointState.ERROR, error.one_line())
-                self.bus.publish(Alert("error", pos.name, error.title, error.one_line()))
+            if ok or error is not None:  # a caller who went away says nothing of it
+                self._judge(pos, error)
 
     def _account(
         self,
@@ -513,6 +807,7 @@ class Desk:
         latency: float,
         ttft: float | None,
         usage: Usage,
+        attempt_no: int = 1,
     ) -> None:
         pos.metrics.record(ok, latency, ttft, usage.input_tokens, usage.output_tokens, usage.cost)
         self.totals.record(ok, latency, ttft, usage.input_tokens, usage.output_tokens, usage.cost)
@@ -534,7 +829,7 @@ class Desk:
                     estimated=usage.estimated,
                     cached=False,
                     stream=request.stream,
-                    attempts=1,
+                    attempts=attempt_no,
                 )
             )
         self.bus.publish(
@@ -568,3 +863,18 @@ class _Stop(Exception):
 def _fails_over(exc: DeskError) -> bool:
     """Whether another endpoint may take a request that failed with ``exc``."""
     return not isinstance(exc, BadRequest) or exc.status is not None
+
+
+def _refusal(refusals: list[DeskError], model: str) -> DeskError:
+    """The error for a request no candidate would take: the refusal itself when all
+    agree (one kind), else a summary naming each endpoint's reason."""
+    if not refusals:
+        return NoEndpointAvailable(f"no endpoint available for {model!r}")
+    kinds = {type(r) for r in refusals}
+    if len(kinds) == 1:
+        return refusals[0]
+    reasons = "; ".join(r.one_line() for r in refusals[:5])
+    retry = min((r.retry_after for r in refusals if r.retry_after), default=None)
+    return NoEndpointAvailable(
+        f"no endpoint could take a request for {model!r}: {reasons}", retry_after=retry
+    )

@@ -106,8 +106,11 @@ class HealthMonitor:
             while True:
                 self._wake.clear()
                 delay = self._tick()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                # cancellation that races with the wake-up, and the loop never ends.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
         finally:
             tasks = [s.task for s in self._slots.values() if s.task and not s.task.done()]
             for t in tasks:
