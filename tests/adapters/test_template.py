@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 
 from endpoint_desk.adapters.template import (
     PathError,
@@ -216,3 +217,32 @@ def test_the_documented_examples_are_valid() -> None:
         spec = EndpointSpec(**data, api_key="env:DOC_EXAMPLE_KEY")
         adapter = TemplateAdapter(spec, lambda ref: "k")
         assert adapter.config.response == "output.text" or adapter.config.poll is not None
+
+
+async def test_plain_text_api_by_get() -> None:
+    """A GET API that answers plain text: the prompt goes in the query string."""
+
+    async def ask_handler(request: web.Request) -> web.Response:
+        assert request.headers["Authorization"] == "Bearer k-123"
+        return web.Response(text="you asked: " + request.query["q"])
+
+    app = web.Application()
+    app.router.add_get("/ask", ask_handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        spec = EndpointSpec(
+            name="plain",
+            kind="template",  # type: ignore[arg-type]
+            base_url=url,
+            api_key="env:PLAIN_KEY",
+            options={"template": {"url": "/ask?q={{prompt}}", "method": "GET", "response": ""}},
+        )
+        adapter = TemplateAdapter(spec, lambda ref: "k-123")
+        (chunk,) = await collect(adapter, ask("a&b = c?"))
+        assert chunk.delta == "you asked: a&b = c?"
+        assert chunk.finish_reason == "stop" and chunk.usage is None
+    finally:
+        await runner.cleanup()
