@@ -76,8 +76,15 @@ from urllib.parse import quote
 import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
-from endpoint_desk.adapters.restkit import default_error_hook, join_url, open_response
-from endpoint_desk.core.errors import ConfigError, ProtocolError, UpstreamError, UpstreamTimeout
+from endpoint_desk.adapters.http import error_for_status
+from endpoint_desk.adapters.restkit import ErrorHook, join_url, open_response
+from endpoint_desk.core.errors import (
+    ConfigError,
+    DeskError,
+    ProtocolError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
 
 PLACEHOLDERS = frozenset(
@@ -470,7 +477,7 @@ class TemplateAdapter(Adapter):
             endpoint=name,
             headers=self._headers(values, body is not None),
             timeout=self.spec.limits.timeout_seconds,
-            on_error=default_error_hook(name, model),
+            on_error=self._on_error(method, url_template, values, model),
             body=body,
         ) as resp:
             raw = await resp.read()
@@ -495,6 +502,21 @@ class TemplateAdapter(Adapter):
                     f"{name} answered with an error: {_as_text(text)[:300]}", endpoint=name
                 )
         return doc
+
+    def _on_error(
+        self, method: str, url_template: str, values: Mapping[str, Any], model: str | None
+    ) -> ErrorHook:
+        """Status errors; a 404 is an unknown model only when the answer speaks of one
+        (for a custom API it usually means a wrong URL, which the message then names)."""
+        name = self.spec.name
+        shown = join_url(self.spec.base_url, render_url(url_template, {**values, "api_key": "***"}))
+
+        def hook(status: int, body: bytes, headers: Mapping[str, str]) -> DeskError:
+            if status == 404 and model and (model.encode() in body or b"model" in body.lower()):
+                return error_for_status(status, body, headers, endpoint=name, model=model)
+            return error_for_status(status, body, headers, endpoint=name, what=f"{method} {shown}")
+
+        return hook
 
     def _read(self, doc: Any, path: str, what: str) -> Any:
         try:

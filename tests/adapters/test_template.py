@@ -19,7 +19,13 @@ from endpoint_desk.adapters.template import (
     render_url,
     request_values,
 )
-from endpoint_desk.core.errors import ConfigError, ProtocolError, UpstreamError, UpstreamTimeout
+from endpoint_desk.core.errors import (
+    ConfigError,
+    NotFound,
+    ProtocolError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from endpoint_desk.core.models import ChatMessage, ChatRequest, EndpointSpec
 from endpoint_desk.sim import SimServer
 from tests.adapters.simkit import (
@@ -246,3 +252,12 @@ async def test_plain_text_api_by_get() -> None:
         assert chunk.finish_reason == "stop" and chunk.usage is None
     finally:
         await runner.cleanup()
+
+
+async def test_wrong_url_is_not_an_unknown_model(sim: SimServer) -> None:
+    template = {**custom_template(), "url": "/custom/generat"}
+    adapter = adapter_for("template", sim.url, options={"template": template})
+    with pytest.raises(NotFound) as info:
+        await collect(adapter, ask())
+    assert type(info.value) is NotFound
+    assert "POST " + sim.url + "/custom/generat" in str(info.value)
