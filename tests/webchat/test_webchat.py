@@ -263,6 +263,38 @@ async def test_a_page_killed_mid_reply_is_a_browser_error_and_the_next_request_w
     assert text == "The answer is 42."
 
 
+async def test_a_request_queued_behind_a_crashing_page_is_served(
+    make_adapter: MakeAdapter, pages: ChatPagesServer
+) -> None:
+    adapter = await make_adapter("textarea", pages=1, knobs={"delay": 0.05})
+    doomed = adapter.chat(ChatRequest.from_text("this one dies"))
+    assert (await doomed.__anext__()).delta
+    queued = asyncio.ensure_future(collect(adapter, "What is 5 + 5?"))
+    await asyncio.sleep(0.2)
+    assert not queued.done()  # waiting for the only page
+    page = adapter._slots[0].page
+    cdp = await page.context.new_cdp_session(page)
+    crash = asyncio.ensure_future(cdp.send("Page.crash"))
+    with pytest.raises(BrowserError):
+        async for _ in doomed:
+            pass
+    crash.cancel()
+    text, _ = await asyncio.wait_for(queued, 30)
+    assert text == "The answer is 10."
+
+
+async def test_a_crashed_browser_is_relaunched_for_the_next_request(
+    make_adapter: MakeAdapter,
+) -> None:
+    adapter = await make_adapter("textarea", pages=2)
+    text, _ = await collect(adapter, "What is 1 + 1?")
+    assert text == "The answer is 2."
+    await adapter._browser.close()  # the whole Chromium goes away
+    text, _ = await collect(adapter, "What is 2 + 2?")
+    assert text == "The answer is 4."
+    assert launch_count() == 2
+
+
 async def test_a_selector_that_matches_nothing_is_a_browser_error(
     make_adapter: MakeAdapter,
 ) -> None:
