@@ -269,3 +269,51 @@ async def test_gemini_stream_without_finish_is_truncated(
     adapter = adapter_for("gemini", url)
     with pytest.raises(ProtocolError, match="short"):
         await collect(adapter, ask(model="m", stream=True))
+
+
+# ------------------------------------------------------- paginated model lists (local fixture)
+# The sim lists every model on one page; real Anthropic and Gemini lists are paginated.
+
+
+async def test_model_lists_follow_pages() -> None:
+    seen: list[dict[str, str]] = []
+
+    async def anthropic_models(request: web.Request) -> web.Response:
+        seen.append(dict(request.query))
+        assert request.headers["anthropic-beta"] == "a,b"
+        if "after_id" not in request.query:
+            page = {"data": [{"type": "model", "id": "c1"}], "has_more": True, "last_id": "c1"}
+        else:
+            page = {"data": [{"type": "model", "id": "c2"}], "has_more": False, "last_id": "c2"}
+        return web.json_response(page)
+
+    async def gemini_models(request: web.Request) -> web.Response:
+        seen.append(dict(request.query))
+        if "pageToken" not in request.query:
+            return web.json_response(
+                {
+                    "models": [
+                        {"name": "models/g1", "supportedGenerationMethods": ["generateContent"]},
+                        {"name": "models/embed", "supportedGenerationMethods": ["embedContent"]},
+                    ],
+                    "nextPageToken": "p2",
+                }
+            )
+        return web.json_response({"models": [{"name": "models/g2"}]})
+
+    app = web.Application()
+    app.router.add_get("/v1/models", anthropic_models)
+    app.router.add_get("/v1beta/models", gemini_models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        claude = adapter_for("anthropic", url + "/v1", options={"anthropic_beta": ["a", "b"]})
+        assert await claude.list_models() == ["c1", "c2"]
+        assert seen[1] == {"limit": "1000", "after_id": "c1"}
+        gemini = adapter_for("gemini", url)
+        assert await gemini.list_models() == ["g1", "g2"]  # the embedding model is left out
+        assert seen[-1]["pageToken"] == "p2"
+    finally:
+        await runner.cleanup()
