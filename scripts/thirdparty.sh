@@ -30,3 +30,5 @@ ensure_venv() {
 }
 
 ensure_venv gradio gradio "gradio>=5,<7"
+# a second third-party chat UI (discovery tests): Streamlit's st.chat_input/st.chat_message
+ensure_venv streamlit streamlit "streamlit>=1.32,<2"

@@ -467,7 +467,7 @@
     for (const c of cands) {
       const m = deepMatches(c.sel);
       if (!m || !m.includes(el)) continue;
-      if (avoidEls.some((a) => m.includes(a))) continue;
+      if (avoidEls.some((a) => m.some((x) => x === a || a.contains(x) || x.contains(a)))) continue;
       let score = c.base;
       const vis = m.filter((x) => C().visible(x));
       if (m.length === 1) score += 15;
@@ -550,6 +550,35 @@
           count: m.length,
           text: C().textOf(lvl, {}).slice(0, 300),
         });
+      }
+    }
+    // no attribute of its own tells the reply from the user's message: a descendant
+    // that only assistant messages have does (an avatar, a label): "X:has(Y)"
+    if (umsg && !candidates.some((c) => c.newest)) {
+      for (const lvl of levels) {
+        const bases = selectorsFor(lvl, []).slice(0, 3);
+        const marks = [];
+        for (const d of lvl.querySelectorAll('*')) {
+          for (const sel of selectorsFor(d, [])) {
+            if (/^[a-z0-9-]+$/.test(sel)) continue; // a bare tag says nothing
+            try {
+              if (!umsg.querySelector(sel) && lvl.querySelector(sel)) marks.push(sel);
+            } catch (e) {}
+          }
+          if (marks.length > 6) break;
+        }
+        for (const b of bases)
+          for (const mk of marks.slice(0, 6)) {
+            const sel = `${b}:has(${mk})`;
+            const m = deepMatches(sel) || [];
+            if (!m.length || m[m.length - 1] !== lvl || m.includes(umsg)) continue;
+            if (m.some((x) => umsg.contains(x) || x.contains(umsg))) continue;
+            candidates.push({
+              sel, level: mark(lvl, 'data-desk-el'), is_message: lvl === msg, newest: true,
+              count: m.length, text: C().textOf(lvl, {}).slice(0, 300),
+            });
+          }
+        if (candidates.some((c) => c.newest)) break;
       }
     }
     return {

@@ -288,7 +288,7 @@ async def configure_web_chat(
     """
     from endpoint_desk.adapters.webchat import browser as wbrowser
     from endpoint_desk.adapters.webchat import page_script
-    from endpoint_desk.discovery.patterns import PatternLibrary
+    from endpoint_desk.discovery.patterns import PatternLibrary, pattern_config
 
     url = url.strip()
     if not url.startswith(("http://", "https://")):
@@ -356,6 +356,8 @@ async def configure_web_chat(
                 await an.step("pattern", ok, f"pattern #{rec.id} ({rec.framework}): {detail}", t.ms)
                 if ok:
                     options, pattern_id, from_pattern = opts, rec.id, True
+                    if pattern_config(opts) != pattern_config(rec.config):
+                        pattern_id = await library.learn(fp, opts)  # the adapted variant
                     an.evidence.append(
                         f"a learned pattern (#{rec.id}, {rec.successes + 1} successes) "
                         f"for {rec.framework} pages passed a canary"
@@ -879,37 +881,49 @@ async def _locate(an: _Analysis, canary: Canary) -> tuple[dict[str, Any], bool] 
 
 
 def _choose_assistant(desc: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
-    """The assistant selector (the message element's best), its text part, alternates."""
-    at_message = [c for c in desc["candidates"] if c["is_message"] and c["newest"]]
-    other = [c for c in desc["candidates"] if not c["is_message"] and c["newest"]]
+    """The assistant selector, its text part and alternates.
+
+    Candidates pick the newest message (the reply) and never the user's message; among
+    them, roles, data attributes and test ids beat classes, words like "assistant" or
+    "bot" help, and an element below the message element qualifies only when it holds
+    the whole message's text.
+    """
+    whole = _squash(desc["message_text"])
+
+    def eligible(c: dict[str, Any]) -> bool:
+        return bool(c["newest"]) and (c["is_message"] or _squash(c["text"]) == whole)
 
     def quality(c: dict[str, Any]) -> float:
         sel = str(c["sel"])
-        q = 0.0
+        q = 10.0 if c["is_message"] else 0.0
         if re.search(r"\[(data-[\w-]+|role)=", sel):
             q += 30
+        elif re.search(r"\[aria-label=", sel):
+            q += 15
         if re.search(r"assistant|bot|ai\b|model|response|answer|agent", sel, re.I):
             q += 20
+        if ":has(" in sel:
+            q -= 10
         if "#" in sel:
-            q -= 5  # an id picks one element, not every message
+            q -= 25  # an id picks one element, not every message
         if c["count"] == 1:
             q -= 3
-        q -= str(sel).count(" ") * 2
+        q -= sel.count(" ") * 2
         return q
 
-    pool = at_message or other
+    pool = sorted((c for c in desc["candidates"] if eligible(c)), key=lambda c: -quality(c))
     if not pool:
         return None, None, []
-    pool = sorted(pool, key=lambda c: -quality(c))
-    pool = [c for c in pool if not c["sel"].startswith("#")] or pool
-    best = pool[0]["sel"]
+    best = pool[0]
     text_sel: str | None = None
-    if at_message and desc["text_selectors_in_message"]:
-        msg_text, own = desc["message_text"].strip(), desc["text_text"].strip()
-        if msg_text != own:
-            text_sel = desc["text_selectors_in_message"][0]
-    alts = [c["sel"] for c in pool[1:4] if c["sel"] != best]
-    return best, text_sel, alts
+    if desc["text_selectors_in_message"] and _squash(desc["text_text"]) != whole:
+        text_sel = desc["text_selectors_in_message"][0]
+    alts = list(dict.fromkeys(c["sel"] for c in pool[1:5] if c["sel"] != best["sel"]))[:3]
+    return str(best["sel"]), text_sel, alts
+
+
+def _squash(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 async def _find_new_chat(an: _Analysis, options: dict[str, Any], url: str) -> str | None:
@@ -1007,6 +1021,12 @@ async def _canary_round(
     ms = (time.perf_counter() - t0) * 1000
     if not text:
         return False, f"no reply was read with {wopts.assistant} within {timeout:g} s"
+    if canary.nonce in text and not _has_number(text.replace(canary.prompt, ""), canary.answer):
+        # an echo, or the user's own message read back: an echo bot's page holds the
+        # prompt twice (the message and its echo), the user's message alone once
+        holders = [f for f in await an.js("find(arg)", canary.nonce) if f["visible"]]
+        if len(holders) < 2:
+            return False, f"{wopts.assistant} reads the user's own message, not a reply"
     if canary.answered(text):
         what = "echoed the prompt" if canary.nonce in text else f"answered {canary.answer}"
         first = ((t_first or t_sent) - t_sent) * 1000
@@ -1042,19 +1062,37 @@ async def _click_visible(an: _Analysis, selector: str, timeout: float) -> bool:
 async def _verify_pattern(
     an: _Analysis, options: dict[str, Any], timeout: float
 ) -> tuple[bool, str]:
-    """A learned pattern passes when its selectors are on the page and a canary works."""
+    """A learned pattern passes when its input is on the page and a canary works.
+
+    Optional parts that match nothing here are adapted, not fatal: no send control ->
+    the Enter key; no new-chat control -> reload; a busy selector that is not there ->
+    the quiet window. ``options`` is changed in place to what passed.
+    """
     try:
-        for key in ("input", "send", "new_chat"):
-            sel = options.get(key)
-            if sel:
-                found = await an.js("checkSelector(arg)", sel)
-                if not found["valid"] or found["count"] == 0:
-                    return False, f"its {key} selector {sel} matches nothing here"
-        for key in ("assistant", "busy", "user_message"):
+        sel = options.get("input")
+        found = await an.js("checkSelector(arg)", sel) if sel else None
+        if not found or not found["valid"] or found["visible"] == 0:
+            return False, f"its input selector {sel} matches nothing here"
+        for key in ("assistant", "assistant_text", "user_message", "busy"):
             sel = options.get(key)
             if sel and not (await an.js("checkSelector(arg)", sel))["valid"]:
                 return False, f"its {key} selector is not valid here"
-        return await _canary_round(an, options, timeout, fresh=True)
+        adapted: list[str] = []
+        if options.get("send"):
+            found = await an.js("checkSelector(arg)", options["send"])
+            if found["count"] == 0:
+                options.pop("send")
+                options["send_key"] = "Enter"
+                adapted.append("Enter instead of its send control")
+        if options.get("new_chat"):
+            found = await an.js("checkSelector(arg)", options["new_chat"])
+            if found["count"] == 0:
+                options.pop("new_chat")
+                adapted.append("reload for a new conversation")
+        ok, detail = await _canary_round(an, options, timeout, fresh=True)
+        if ok and adapted:
+            detail += f" (adapted: {', '.join(adapted)})"
+        return ok, detail
     except DeskError as exc:
         return False, exc.one_line()
     except Exception as exc:
