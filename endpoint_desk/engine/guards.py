@@ -41,15 +41,17 @@ class RateLimiter:
         self.window = window
         self._times: deque[float] = deque()
 
-    def try_acquire(self, now: float | None = None) -> float:
-        """Admit one request: returns 0.0, or the seconds until a slot frees (refused)."""
+    def try_acquire(self, now: float | None = None, take: bool = True) -> float:
+        """Admit one request: returns 0.0, or the seconds until a slot frees (refused).
+        With ``take=False`` only look."""
         now = time.monotonic() if now is None else now
         times = self._times
         edge = now - self.window
         while times and times[0] <= edge:
             times.popleft()
         if len(times) < self.limit:
-            times.append(now)
+            if take:
+                times.append(now)
             return 0.0
         return max(0.001, times[len(times) - self.limit] + self.window - now)
 
@@ -163,22 +165,23 @@ class Guard:
                 f"{limits.daily_budget:g} USD)",
                 endpoint=name,
             )
-        if self.in_flight >= limits.max_concurrent_requests:
-            return Overloaded(
-                f"{name} has {self.in_flight} requests in flight "
-                f"(max_concurrent_requests = {limits.max_concurrent_requests})",
-                endpoint=name,
-            )
         rate = self._rate
         if rate is None or rate.limit != limits.max_requests_per_minute:
             rate = self._rate = RateLimiter(limits.max_requests_per_minute, self.rate_window)
-        wait = rate.try_acquire()
+        busy = self.in_flight >= limits.max_concurrent_requests
+        wait = rate.try_acquire(take=not busy)
         if wait:
             return RateLimited(
                 f"{name} is at its limit of {limits.max_requests_per_minute} requests per "
                 f"{_window_text(self.rate_window)}; a slot frees in {wait:.1f} s",
                 endpoint=name,
                 retry_after=wait,
+            )
+        if busy:
+            return Overloaded(
+                f"{name} has {self.in_flight} requests in flight "
+                f"(max_concurrent_requests = {limits.max_concurrent_requests})",
+                endpoint=name,
             )
         return None
 
