@@ -1,0 +1,389 @@
+"""Gateway speed benchmark: ``desk serve`` against a bare aiohttp pass-through proxy
+and against calling the upstream directly, in one invocation, interleaved round by
+round so that machine noise hits every target alike.
+
+What runs (each its own process, all on 127.0.0.1):
+
+- ``bench/upstream.py``: a fast OpenAI-style upstream (precomputed bytes; 20-chunk
+  streams; model ``*-slow`` waits 50 ms);
+- ``desk serve`` with routing, metrics, the request log (SQLite write-behind), logging
+  (``LOG_LEVEL=INFO``) and cost (per-endpoint prices) on, configured through ``/api``;
+- ``bench/passthrough.py``: the reference, a bare aiohttp pass-through proxy;
+- this process: the load generator (aiohttp client, uvloop).
+
+For concurrency 1, 16 and 64, plain and streamed (20 chunks, ``include_usage``), plus
+a 50 ms upstream at concurrency 64, it prints req/s, p50/p99 latency, time to first
+byte and the gateway's CPU milliseconds per request (``/proc/<pid>/stat`` utime+stime
+of the gateway process over the cell), with ratios to the reference, then checks the
+targets of issue 5.
+
+Run: ``python bench/gateway.py`` (about 3 minutes) or ``--quick``; ``--json FILE``
+keeps the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+TICK = os.sysconf("SC_CLK_TCK")
+MODEL = "gpt-4o-mini"
+SLOW = MODEL + "-slow"
+URL_RE = re.compile(r"http://127\.0\.0\.1:\d+")
+TARGETS = ("direct", "reference", "desk")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        fields = fh.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+@dataclass
+class Service:
+    """A child process that printed its URL."""
+
+    name: str
+    proc: asyncio.subprocess.Process
+    url: str
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout=15)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+async def spawn(name: str, args: list[str], env: dict[str, str]) -> Service:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        if not line:
+            break
+        found = URL_RE.search(line.decode())
+        if found:
+            return Service(name, proc, found.group(0))
+    raise RuntimeError(f"{name} did not start ({' '.join(args)})")
+
+
+@dataclass
+class Cell:
+    """Accumulated measurements of one target in one scenario (over all rounds)."""
+
+    latencies: list[float] = field(default_factory=list)
+    ttfbs: list[float] = field(default_factory=list)
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, values: list[float], q: float) -> float:
+        if not values:
+            return float("nan")
+        values = sorted(values)
+        return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu / self.requests * 1000 if self.requests else float("nan")
+
+
+def payload(model: str, stream: bool) -> bytes:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Say twenty words, please."}],
+        "stream": stream,
+    }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return json.dumps(body).encode()
+
+
+async def load(
+    session: aiohttp.ClientSession,
+    url: str,
+    concurrency: int,
+    body: bytes,
+    stream: bool,
+    duration: float,
+    cell: Cell,
+    pid: int | None,
+) -> None:
+    """Run ``concurrency`` closed-loop clients against ``url`` for ``duration`` seconds."""
+    headers = {"Content-Type": "application/json"}
+    latencies: list[float] = []
+    ttfbs: list[float] = []
+    errors = 0
+    clock = time.perf_counter
+
+    async def worker(deadline: float) -> None:
+        nonlocal errors
+        while clock() < deadline:
+            t0 = clock()
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    if stream:
+                        first = await resp.content.readany()
+                        t1 = clock()
+                        last = first
+                        while True:
+                            data = await resp.content.readany()
+                            if not data:
+                                break
+                            last = data
+                        ok = resp.status == 200 and last.endswith(b"[DONE]\n\n")
+                    else:
+                        t1 = clock()
+                        await resp.read()
+                        ok = resp.status == 200
+            except aiohttp.ClientError:
+                ok = False
+                t1 = clock()
+            t2 = clock()
+            if ok:
+                latencies.append(t2 - t0)
+                ttfbs.append(t1 - t0)
+            else:
+                errors += 1
+
+    cpu0 = cpu_seconds(pid) if pid else 0.0
+    start = clock()
+    deadline = start + duration
+    await asyncio.gather(*(worker(deadline) for _ in range(concurrency)))
+    elapsed = clock() - start
+    cpu1 = cpu_seconds(pid) if pid else 0.0
+    cell.latencies += latencies
+    cell.ttfbs += ttfbs
+    cell.requests += len(latencies)
+    cell.errors += errors
+    cell.seconds += elapsed
+    cell.cpu += cpu1 - cpu0
+
+
+SCENARIOS: list[tuple[str, int, bool, str]] = [
+    (f"c{c} {'stream' if s else 'plain'}", c, s, MODEL) for c in (1, 16, 64) for s in (False, True)
+] + [("c64 plain, 50 ms upstream", 64, False, SLOW), ("c64 stream, 50 ms upstream", 64, True, SLOW)]
+
+
+async def setup_desk(home: str, upstream: str, env: dict[str, str]) -> Service:
+    desk_env = {**env, "DESK_HOME": home, "LOG_LEVEL": "INFO"}
+    desk_env.pop("DESK_API_KEY", None)
+    desk = await spawn("desk", ["-m", "endpoint_desk", "serve", "--port", "0"], desk_env)
+    spec = {
+        "name": "bench",
+        "kind": "openai",
+        "base_url": upstream,
+        "models": [MODEL, SLOW],
+        "prices": {"input_per_mtok": 0.15, "output_per_mtok": 0.6},
+        "max_requests_per_minute": 100_000_000,
+        "max_concurrent_requests": 100_000,
+        "timeout_seconds": 60,
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(desk.url + "/api/endpoints", json=spec) as resp:
+            if resp.status != 201:
+                raise RuntimeError(f"desk refused the bench endpoint: {await resp.text()}")
+    return desk
+
+
+def table(results: dict[tuple[str, str], Cell]) -> str:
+    head = (
+        "| scenario | target | req/s | p50 ms | p99 ms | TTFB p50 ms | gateway CPU ms/req "
+        "| req/s vs ref | CPU vs ref |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    rows = [head]
+    for name, *_ in SCENARIOS:
+        ref = results[(name, "reference")]
+        for target in TARGETS:
+            c = results[(name, target)]
+            cpu = "-" if target == "direct" else f"{c.cpu_ms:.3f}"
+            ratio = "-" if target != "desk" else f"{c.rps / ref.rps:.2f}x"
+            cpu_ratio = "-" if target != "desk" else f"{c.cpu_ms / ref.cpu_ms:.1f}x"
+            errs = f" ({c.errors} err)" if c.errors else ""
+            rows.append(
+                f"| {name} | {target}{errs} | {c.rps:.0f} | {c.pct(c.latencies, 0.5):.2f} "
+                f"| {c.pct(c.latencies, 0.99):.2f} | {c.pct(c.ttfbs, 0.5):.2f} | {cpu} "
+                f"| {ratio} | {cpu_ratio} |"
+            )
+    return "\n".join(rows)
+
+
+def verdicts(results: dict[tuple[str, str], Cell]) -> list[str]:
+    def cell(name: str, target: str) -> Cell:
+        return results[(name, target)]
+
+    out: list[str] = []
+    plain_cpu = max(cell(f"c{c} plain", "desk").cpu_ms for c in (1, 16, 64))
+    stream_cpu = max(cell(f"c{c} stream", "desk").cpu_ms for c in (1, 16, 64))
+    out.append(
+        _v(
+            "desk CPU per plain request (worst of c1/16/64) <= 1 ms",
+            plain_cpu <= 1.0,
+            f"{plain_cpu:.3f} ms",
+        )
+    )
+    out.append(
+        _v(
+            "desk CPU per 20-chunk stream (worst) <= 2 ms",
+            stream_cpu <= 2.0,
+            f"{stream_cpu:.3f} ms",
+        )
+    )
+    for c in (16, 64):
+        for mode in ("plain", "stream"):
+            name = f"c{c} {mode}"
+            r = cell(name, "desk").rps / cell(name, "reference").rps
+            out.append(_v(f"{name}: desk throughput >= 0.5x reference", r >= 0.5, f"{r:.2f}x"))
+    for mode in ("plain", "stream"):
+        name = f"c64 {mode}, 50 ms upstream"
+        r = cell(name, "desk").rps / cell(name, "direct").rps
+        out.append(_v(f"{name}: desk >= 0.9x direct", r >= 0.9, f"{r:.2f}x"))
+    for mode in ("plain", "stream"):
+        name = f"c1 {mode}"
+        added = cell(name, "desk").pct(cell(name, "desk").latencies, 0.5) - cell(
+            name, "direct"
+        ).pct(cell(name, "direct").latencies, 0.5)
+        out.append(_v(f"{name}: added median latency <= 1 ms", added <= 1.0, f"{added:.2f} ms"))
+    return out
+
+
+def _v(what: str, ok: bool, value: str) -> str:
+    return f"{'PASS' if ok else 'MISS'}  {what}: {value}"
+
+
+async def main(args: argparse.Namespace) -> int:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    services: list[Service] = []
+    with tempfile.TemporaryDirectory(prefix="desk-bench-") as home:
+        try:
+            upstream = await spawn("upstream", [str(HERE / "upstream.py")], env)
+            services.append(upstream)
+            reference = await spawn(
+                "reference", [str(HERE / "passthrough.py"), "--upstream", upstream.url], env
+            )
+            services.append(reference)
+            desk = await setup_desk(home, upstream.url, env)
+            services.append(desk)
+            endpoints = {
+                "direct": (upstream.url, None),
+                "reference": (reference.url, reference.pid),
+                "desk": (desk.url, desk.pid),
+            }
+            connector = aiohttp.TCPConnector(limit=0, force_close=False)
+            timeout = aiohttp.ClientTimeout(total=60)
+            results: dict[tuple[str, str], Cell] = {}
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+                # warm-up: connections, caches, the price lookup
+                for target, (url, _pid) in endpoints.items():
+                    for stream in (False, True):
+                        await load(
+                            session,
+                            url + "/v1/chat/completions",
+                            16,
+                            payload(MODEL, stream),
+                            stream,
+                            args.warmup,
+                            Cell(),
+                            None,
+                        )
+                for rnd in range(args.rounds):
+                    for name, conc, stream, model in SCENARIOS:
+                        body = payload(model, stream)
+                        order = TARGETS[rnd % 3 :] + TARGETS[: rnd % 3]
+                        for target in order:
+                            url, pid = endpoints[target]
+                            cell = results.setdefault((name, target), Cell())
+                            await load(
+                                session,
+                                url + "/v1/chat/completions",
+                                conc,
+                                body,
+                                stream,
+                                args.duration,
+                                cell,
+                                pid,
+                            )
+                    print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+        finally:
+            for svc in reversed(services):
+                with contextlib.suppress(Exception):
+                    await svc.stop()
+    print(
+        f"\n{args.rounds} rounds x {args.duration:g} s per cell, interleaved; "
+        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}\n"
+    )
+    print(table(results))
+    print()
+    for line in verdicts(results):
+        print(line)
+    if args.json:
+        data = {
+            f"{name} | {target}": {
+                "rps": c.rps,
+                "p50_ms": c.pct(c.latencies, 0.5),
+                "p99_ms": c.pct(c.latencies, 0.99),
+                "ttfb_p50_ms": c.pct(c.ttfbs, 0.5),
+                "cpu_ms_per_request": None if target == "direct" else c.cpu_ms,
+                "requests": c.requests,
+                "errors": c.errors,
+            }
+            for (name, target), c in results.items()
+        }
+        Path(args.json).write_text(json.dumps(data, indent=2))
+    return 0
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per cell (2)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds (1)")
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 s cells")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 1.0, 0.5
+    try:
+        import uvloop
+
+        sys.exit(uvloop.run(main(args)))
+    except ImportError:
+        sys.exit(asyncio.run(main(args)))
+
+
+if __name__ == "__main__":
+    cli()
