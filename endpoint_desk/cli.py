@@ -481,9 +481,7 @@ def ls(
                 return
             table = Table(box=None, header_style="bold", pad_edge=False)
             for col in ("NAME", "KIND", "STATE", "MODELS", "OK%", "P50", "UPTIME", "COST", "URL"):
-                table.add_column(
-                    col, no_wrap=col != "URL", overflow="fold", min_width=len(col)
-                )
+                table.add_column(col, no_wrap=col != "URL", overflow="fold", min_width=len(col))
             for v in views:
                 names = v.spec.answers_to()
                 models = (
@@ -762,6 +760,54 @@ def serve(
         err.print("stopped")
 
     run(go)
+
+
+@app.command()
+def demo(
+    remove: Annotated[bool, typer.Option("--remove", help="Remove every demo endpoint.")] = False,
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="Without a terminal: trade this long, then stop.")
+    ] = 10.0,
+) -> None:
+    """The demo portfolio ("paper trading"): simulated endpoints inside the desk."""
+    from endpoint_desk.engine import demo as demo_mod
+
+    if remove:
+
+        async def drop() -> None:
+            async with open_desk() as desk:
+                names = await demo_mod.remove_demo(desk)
+            shown = f": {', '.join(names)}" if names else ""
+            out.print(f"removed {len(names)} demo endpoints{shown}")
+
+        run(drop)
+        return
+    if sys.stdout.isatty():
+        from endpoint_desk.tui.app import run_app
+
+        run_app(demo=True)
+        return
+
+    async def trade() -> None:
+        async with open_desk(autostart=True) as desk:
+            try:
+                views = await demo_mod.start_demo(desk)
+                out.print(f"demo: {len(views)} simulated endpoints trading for {seconds:g} s ...")
+                await asyncio.sleep(max(0.0, seconds))
+                for v in desk.endpoints():
+                    if v.spec.demo:
+                        m = v.metrics
+                        out.print(
+                            f"  {v.name:<14} {v.state.value:<9} ok {_fmt_pct(m.success_rate):>6}  "
+                            f"p50 {_fmt_ms(m.p50_ms):>8}  {m.requests} requests"
+                        )
+            finally:
+                await demo_mod.stop_demo_servers(desk)
+        out.print(
+            "demo endpoints stay in the portfolio (marked demo); `desk demo --remove` removes them"
+        )
+
+    run(trade)
 
 
 def main() -> None:

@@ -178,16 +178,13 @@ async def start_demo(
     return views
 
 
-async def _traffic(desk: Desk, interval: float) -> None:
-    """Send demo requests through the router until stopped."""
+async def _traffic(desk: Desk, interval: float, concurrency: int = 4) -> None:
+    """Send demo requests through the router until stopped (a few at a time)."""
     rng = random.Random()
-    while True:
-        await asyncio.sleep(interval * (0.5 + rng.random()))
-        names = demo_names(desk)
-        if not names:
-            return
-        others = [v for v in desk.endpoints() if not v.spec.demo and v.spec.serves(DEMO_MODEL)]
-        pinned = rng.choice(names) if others else None  # never spend a real endpoint's money
+    slots = asyncio.Semaphore(concurrency)
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one(pinned: str | None) -> None:
         request = ChatRequest.from_text(rng.choice(DEMO_PROMPTS), model=DEMO_MODEL, stream=True)
         try:
             await desk.chat(request, endpoint=pinned)
@@ -195,6 +192,26 @@ async def _traffic(desk: Desk, interval: float) -> None:
             pass  # failures are the point: the breaker and the log show them
         except Exception as exc:  # keep the demo alive whatever happens
             log.warning("demo request failed: %s", exc)
+        finally:
+            slots.release()
+
+    try:
+        while True:
+            await asyncio.sleep(interval * (0.5 + rng.random()))
+            names = demo_names(desk)
+            if not names:
+                return
+            others = [v for v in desk.endpoints() if not v.spec.demo and v.spec.serves(DEMO_MODEL)]
+            pinned = rng.choice(names) if others else None  # never spend a real endpoint's money
+            await slots.acquire()
+            task = asyncio.create_task(one(pinned))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+    finally:
+        for task in list(pending):
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def stop_demo_servers(desk: Desk) -> None:

@@ -283,6 +283,7 @@ class DeskApp(App[None]):
         self._all_dirty = True
         self.refresh_portfolio()
         self.query_one(TerminalPane).endpoints_changed()
+        self.query_one(PortfolioPane).focus_default()
 
     @on(PortfolioDirty)
     def refresh_portfolio(self) -> None:
@@ -390,7 +391,7 @@ class DeskApp(App[None]):
         self.run_engine(go, "The demo portfolio", group="demo", exclusive=True)
 
     async def action_quit(self) -> None:
-        await self.close_engine()
+        """Close the desk: the engine closes as the app unmounts (see ``on_unmount``)."""
         self.exit()
 
     async def close_engine(self) -> None:

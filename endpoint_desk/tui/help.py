@@ -63,10 +63,10 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, app: App[Any], *, focused_only: bool) -> None:
         super().__init__()
-        self._help_text = focused_help(app) if focused_only else GENERAL
-        rows = key_rows(app)
+        self.help_text = focused_help(app) if focused_only else GENERAL
+        self.rows = key_rows(app)
         lines = ["", "## Keys", "", "| key | does | id |", "| --- | --- | --- |"]
-        for keys, desc, bid in rows:
+        for keys, desc, bid in self.rows:
             lines.append(f"| `{keys}` | {desc} | {bid} |")
         self._keys_text = "\n".join(lines)
 
@@ -74,7 +74,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-box", classes="dialog"):
             yield Static("[b]Help[/b]  (esc closes)", id="help-title")
             with VerticalScroll(id="help-scroll"):
-                yield Markdown(self._help_text + "\n" + self._keys_text, id="help-body")
+                yield Markdown(self.help_text + "\n" + self._keys_text, id="help-body")
 
     def on_mount(self) -> None:
         self.query_one("#help-scroll").focus()

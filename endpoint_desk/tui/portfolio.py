@@ -279,6 +279,8 @@ class PortfolioPane(Vertical):
             focused = self.app.focused
             if has_any and (focused is None or empty in focused.ancestors):
                 self.table.focus()
+            elif not has_any and (focused is None or focused is self.table):
+                self.query_one("#start-demo", Button).focus()
         parts = [f"{self.table.row_count} of {self._shown_total} endpoints"]
         if self.filter_text:
             parts.append(f"filter “{self.filter_text}” (esc clears)")
