@@ -78,7 +78,7 @@ def parse_choice(answer: str, count: int) -> int | None:
 
     The first whole number in the answer counts; 0 or out of range means no choice.
     """
-    m = re.search(r"(?<![\d.])(\d{1,3})(?![\d.])", answer)
+    m = re.search(r"(?<![\d.])(\d{1,3})(?!\d)(?!\.\d)", answer)
     if not m:
         return None
     n = int(m.group(1))

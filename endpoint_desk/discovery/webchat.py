@@ -525,7 +525,7 @@ async def _analyse(
     assist: AssistFn | None,
 ) -> tuple[dict[str, Any], bool]:
     """The full analysis: input, send, canary, assistant selector, busy, new chat."""
-    assisted = False
+    assisted = advised = False
     t = _Timer()
     order = [c for c in inputs if c["score"] > -50][:3] or inputs[:1]
     if assist is not None and len(order) > 1 and order[0]["score"] - order[1]["score"] < 10:
@@ -550,15 +550,18 @@ async def _analyse(
         )
         if pick is not None:
             order = [order[pick]] + [c for i, c in enumerate(order) if i != pick]
-            assisted = pick != 0
+            advised = True
     canary = Canary.make()
     sent: tuple[dict[str, Any], str | None, str, float] | None = None
-    for n, best in enumerate(order):
-        sent = await _try_send(an, best, canary)
+    for n, cand in enumerate(order):
+        sent = await _try_send(an, cand, canary)
         if sent is not None:
-            if n and assisted and n > 0:
-                an.evidence.append("the input the endpoint chose did not send; heuristics did")
-                assisted = False
+            assisted = advised and n == 0
+            if advised and n > 0:
+                an.evidence.append(
+                    "the input an endpoint of your portfolio chose did not send; "
+                    f"candidate {n + 1} of the heuristics did"
+                )
             break
     if sent is None:
         raise DeskError(
