@@ -718,7 +718,7 @@ def serve(
     async def go() -> None:
         import signal
 
-        from endpoint_desk.server.app import resolve_key, start_server
+        from endpoint_desk.server.app import resolve_key, start_server, tune_gc
         from endpoint_desk.server.auth import SECRET_NAME
         from endpoint_desk.server.auth import generate_key as new_key
 
@@ -736,6 +736,7 @@ def serve(
             elif api_key:
                 key = resolve_key(desk, api_key)
             server = await start_server(desk, host, port, api_key=key, grace=grace)
+            tune_gc()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             signals = (signal.SIGINT, signal.SIGTERM)
