@@ -654,8 +654,10 @@ class WebChatAdapter(Adapter):
                     else:
                         window = max(o.idle_quiet_ms / 1000, o.pause_factor * longest_pause)
                     left = window - (now - last_change)
-                    if left <= 0:
+                    if left <= 0 and slot.events.empty():
                         break
+                    # (events still queued: late text, or the page left for another
+                    # document such as a login wall; read them before finishing)
                     wait = min(left, deadline - now)
                 events = await self._next_events(slot, max(0.001, wait))
                 waiting = not events and last_change is None and not taken and not busy_seen

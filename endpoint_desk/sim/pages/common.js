@@ -12,7 +12,7 @@ window.fixtureChat = {
     if (resp.status === 401) {
       // signed out meanwhile: back to the login wall, like real chat apps do
       location.reload();
-      throw new Error('signed out');
+      return new Promise(() => {}); // the page is going away
     }
     if (!resp.ok) throw new Error('reply failed: ' + resp.status);
     const reader = resp.body.getReader();
