@@ -277,7 +277,7 @@ async def _add_web_chat(
     def show(step: Any) -> None:
         if not opts.json_out:
             mark = "ok " if step.ok else "-- "
-            err.print(f"  {mark}{step.name:<9} {step.detail}  [{step.ms:.0f} ms]")
+            err.print(f"  {mark}{step.name:<9} {step.detail}  ({step.ms:.0f} ms)", markup=False)
 
     if not opts.json_out:
         err.print(f"configuring the web chat at {url} (a browser works it out) ...")
@@ -307,7 +307,7 @@ async def _add_web_chat(
             "idle_quiet_ms",
         ):
             if key in found.options and not (key == "send_key" and "send" in found.options):
-                out.print(f"  {key:<15} {found.options[key]}")
+                out.print(f"  {key:<15} {found.options[key]}", markup=False)
         out.print(
             f"  confidence     {found.confidence:.0%}  (configured in "
             f"{found.timings.get('total', 0) / 1000:.1f} s)"
@@ -325,7 +325,7 @@ def _report_added(view: Any, evidence: list[str], opts: AddOptions) -> None:
         return
     out.print(f"added [bold]{view.name}[/bold] ({view.spec.kind.value}) at {view.spec.base_url}")
     for line in evidence:
-        out.print(f"  why: {line}")
+        out.print(f"  why: {line}", markup=False)
     names = view.spec.answers_to()
     shown = ", ".join(names[:8]) + (f" (+{len(names) - 8} more)" if len(names) > 8 else "")
     out.print(f"  models: {shown or '(any name)'}")

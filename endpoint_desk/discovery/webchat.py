@@ -46,7 +46,13 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from endpoint_desk.core.errors import BrowserError, ConfigError, DeskError, LoginRequired
+from endpoint_desk.core.errors import (
+    BrowserError,
+    ConfigError,
+    DeskError,
+    LoginRequired,
+    Unreachable,
+)
 from endpoint_desk.core.models import BrowserConfig, EndpointKind, EndpointSpec, Limits, slugify
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,15 @@ __all__ = [
     "configure_web_chat",
     "discovery_script",
 ]
+
+_UNREACHABLE = (
+    "ERR_CONNECTION_REFUSED",
+    "ERR_NAME_NOT_RESOLVED",
+    "ERR_CONNECTION_RESET",
+    "ERR_ADDRESS_UNREACHABLE",
+    "ERR_CONNECTION_TIMED_OUT",
+    "ERR_INTERNET_DISCONNECTED",
+)
 
 ProgressFn = Callable[["Step"], Any]
 """Called with every step as it finishes (may be a coroutine function)."""
@@ -313,7 +328,10 @@ async def configure_web_chat(
         try:
             await page.goto(url, wait_until="domcontentloaded", timeout=load_timeout * 1000)
         except Exception as exc:
-            raise BrowserError(f"cannot load {url}: {str(exc).splitlines()[0]}") from exc
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if any(m in first for m in _UNREACHABLE):
+                raise Unreachable(f"cannot load {url}: {first}") from exc
+            raise BrowserError(f"cannot load {url}: {first}") from exc
         ready = await _wait_ready(an, load_timeout)
         an.timings["load"] = t.ms
         await an.step(

@@ -285,7 +285,9 @@ async def add_endpoint_async(
     hints = parse_description(description)
     if api_key and api_key_env:
         raise BadRequest("give either api_key or api_key_env, not both")
-    key_env = api_key_env or (hints.key_env if hints.key_env in os.environ else None)
+    key_env = api_key_env or (
+        hints.key_env if hints.key_env and hints.key_env in os.environ else None
+    )
     key_value = api_key or (os.environ.get(key_env) if key_env else None)
     if key_env and not key_value:
         raise ConfigError(f"environment variable {key_env} is not set")
@@ -383,7 +385,10 @@ def add_endpoint(url: str, **kwargs: Any) -> AddResult:
     """
     try:
         asyncio.get_running_loop()
+        running = True
     except RuntimeError:
+        running = False
+    if not running:
         return asyncio.run(add_endpoint_async(url, **kwargs))
     if kwargs.get("desk") is not None:
         raise BadRequest(

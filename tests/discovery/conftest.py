@@ -153,3 +153,33 @@ def streamlit_url() -> Iterator[str]:
         if not _wait_http(url + "_stcore/health", 90):
             pytest.fail("the Streamlit app did not get ready")
         yield url
+
+
+@pytest.fixture
+def thread_pages() -> Iterator[ChatPagesServer]:
+    """The fixture chat pages on their own loop in a thread (for sync callers: the CLI,
+    ``add_endpoint``), so the test's own loop may block."""
+    import asyncio
+    import threading
+
+    server = ChatPagesServer(username="alice", password="s3cret")
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    def main() -> None:
+        loop = asyncio.new_event_loop()
+        box["loop"] = loop
+        loop.run_until_complete(server.start())
+        stop = asyncio.Event()
+        box["stop"] = stop
+        ready.set()
+        loop.run_until_complete(stop.wait())
+        loop.run_until_complete(server.close())
+        loop.close()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield server
+    box["loop"].call_soon_threadsafe(box["stop"].set)
+    thread.join(10)
