@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -44,7 +45,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 MODEL = "gpt-4o-mini"
 SLOW = MODEL + "-slow"
 URL_RE = re.compile(r"http://127\.0\.0\.1:\d+")
-TARGETS = ("direct", "reference", "desk")
+TARGETS: tuple[str, ...] = ("direct", "reference", "desk")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -106,6 +107,7 @@ class Cell:
     errors: int = 0
     seconds: float = 0.0
     cpu: float = 0.0
+    per_round: list[float] = field(default_factory=list)  # req/s of each round
 
     @property
     def rps(self) -> float:
@@ -191,6 +193,7 @@ async def load(
     cell.requests += len(latencies)
     cell.errors += errors
     cell.seconds += elapsed
+    cell.per_round.append(len(latencies) / elapsed if elapsed else 0.0)
     cell.cpu += cpu1 - cpu0
 
 
@@ -213,31 +216,43 @@ async def setup_desk(home: str, upstream: str, env: dict[str, str]) -> Service:
         "max_concurrent_requests": 100_000,
         "timeout_seconds": 60,
     }
-    async with aiohttp.ClientSession() as http:
-        async with http.post(desk.url + "/api/endpoints", json=spec) as resp:
-            if resp.status != 201:
-                raise RuntimeError(f"desk refused the bench endpoint: {await resp.text()}")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(desk.url + "/api/endpoints", json=spec) as resp,
+    ):
+        if resp.status != 201:
+            raise RuntimeError(f"desk refused the bench endpoint: {await resp.text()}")
     return desk
 
 
-def table(results: dict[tuple[str, str], Cell]) -> str:
+def ratio(a: Cell, b: Cell) -> float:
+    """Median over rounds of ``a``'s throughput over ``b``'s in the same round (a burst of
+    outside load hits one round, not the verdict)."""
+    pairs = [x / y for x, y in zip(a.per_round, b.per_round, strict=False) if y]
+    return statistics.median(pairs) if pairs else float("nan")
+
+
+def table(results: dict[tuple[str, str], Cell], targets: tuple[str, ...] = TARGETS) -> str:
     head = (
         "| scenario | target | req/s | p50 ms | p99 ms | TTFB p50 ms | gateway CPU ms/req "
-        "| req/s vs ref | CPU vs ref |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| req/s vs ref | CPU vs ref |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     )
     rows = [head]
     for name, *_ in SCENARIOS:
         ref = results[(name, "reference")]
-        for target in TARGETS:
+        for target in targets:
             c = results[(name, target)]
             cpu = "-" if target == "direct" else f"{c.cpu_ms:.3f}"
-            ratio = "-" if target != "desk" else f"{c.rps / ref.rps:.2f}x"
-            cpu_ratio = "-" if target != "desk" else f"{c.cpu_ms / ref.cpu_ms:.1f}x"
+            rps_ratio = "-" if target in ("direct", "reference") else f"{ratio(c, ref):.2f}x"
+            cpu_ratio = (
+                "-" if target in ("direct", "reference") else f"{c.cpu_ms / ref.cpu_ms:.1f}x"
+            )
             errs = f" ({c.errors} err)" if c.errors else ""
             rows.append(
                 f"| {name} | {target}{errs} | {c.rps:.0f} | {c.pct(c.latencies, 0.5):.2f} "
                 f"| {c.pct(c.latencies, 0.99):.2f} | {c.pct(c.ttfbs, 0.5):.2f} | {cpu} "
-                f"| {ratio} | {cpu_ratio} |"
+                f"| {rps_ratio} | {cpu_ratio} |"
             )
     return "\n".join(rows)
 
@@ -266,11 +281,11 @@ def verdicts(results: dict[tuple[str, str], Cell]) -> list[str]:
     for c in (16, 64):
         for mode in ("plain", "stream"):
             name = f"c{c} {mode}"
-            r = cell(name, "desk").rps / cell(name, "reference").rps
+            r = ratio(cell(name, "desk"), cell(name, "reference"))
             out.append(_v(f"{name}: desk throughput >= 0.5x reference", r >= 0.5, f"{r:.2f}x"))
     for mode in ("plain", "stream"):
         name = f"c64 {mode}, 50 ms upstream"
-        r = cell(name, "desk").rps / cell(name, "direct").rps
+        r = ratio(cell(name, "desk"), cell(name, "direct"))
         out.append(_v(f"{name}: desk >= 0.9x direct", r >= 0.9, f"{r:.2f}x"))
     for mode in ("plain", "stream"):
         name = f"c1 {mode}"
@@ -287,6 +302,7 @@ def _v(what: str, ok: bool, value: str) -> str:
 
 async def main(args: argparse.Namespace) -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     services: list[Service] = []
     with tempfile.TemporaryDirectory(prefix="desk-bench-") as home:
         try:
@@ -303,12 +319,21 @@ async def main(args: argparse.Namespace) -> int:
                 "reference": (reference.url, reference.pid),
                 "desk": (desk.url, desk.pid),
             }
+            if args.httpx:
+                alt = await spawn(
+                    "httpx",
+                    [str(HERE / "passthrough.py"), "--upstream", upstream.url, "--client", "httpx"],
+                    env,
+                )
+                services.append(alt)
+                endpoints["ref-httpx"] = (alt.url, alt.pid)
+            targets = tuple(endpoints)
             connector = aiohttp.TCPConnector(limit=0, force_close=False)
             timeout = aiohttp.ClientTimeout(total=60)
             results: dict[tuple[str, str], Cell] = {}
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                 # warm-up: connections, caches, the price lookup
-                for target, (url, _pid) in endpoints.items():
+                for url, _pid in endpoints.values():
                     for stream in (False, True):
                         await load(
                             session,
@@ -323,7 +348,8 @@ async def main(args: argparse.Namespace) -> int:
                 for rnd in range(args.rounds):
                     for name, conc, stream, model in SCENARIOS:
                         body = payload(model, stream)
-                        order = TARGETS[rnd % 3 :] + TARGETS[: rnd % 3]
+                        k = rnd % len(targets)
+                        order = targets[k:] + targets[:k]
                         for target in order:
                             url, pid = endpoints[target]
                             cell = results.setdefault((name, target), Cell())
@@ -344,9 +370,11 @@ async def main(args: argparse.Namespace) -> int:
                     await svc.stop()
     print(
         f"\n{args.rounds} rounds x {args.duration:g} s per cell, interleaved; "
-        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}\n"
+        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}; load average before: "
+        f"{load_before}\n(req/s vs ref: median over rounds of the same-round ratio; "
+        "CPU: utime+stime of the gateway process over its cells / requests)\n"
     )
-    print(table(results))
+    print(table(results, targets))
     print()
     for line in verdicts(results):
         print(line)
@@ -363,7 +391,7 @@ async def main(args: argparse.Namespace) -> int:
             }
             for (name, target), c in results.items()
         }
-        Path(args.json).write_text(json.dumps(data, indent=2))
+        await asyncio.to_thread(Path(args.json).write_text, json.dumps(data, indent=2))
     return 0
 
 
@@ -374,6 +402,9 @@ def cli() -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds (1)")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s cells")
     parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument(
+        "--httpx", action="store_true", help="add a pass-through whose upstream client is httpx"
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 1.0, 0.5
