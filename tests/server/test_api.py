@@ -303,3 +303,32 @@ async def test_web_chat_without_selectors_is_configured_by_discovery(
         )
         assert got == 200, text
         assert "banana" in body["response"]["content"].lower()
+
+
+async def test_update_stores_a_new_key_as_a_secret(
+    desk: Desk, server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    async with SimServer(SimConfig(api_key=SIM_KEY)) as sim:
+        create = {"name": "k", "kind": "openai", "base_url": sim.url, "api_key": SIM_KEY}
+        got, body, text = await _call(http, "POST", server.url + "/api/endpoints", json=create)
+        assert got == 201, text
+        new_key = "sk-rotated-secret-0000000000"
+        sim.config.update({"api_key": new_key})
+        got, body, text = await _call(
+            http, "PATCH", server.url + "/api/endpoints/k", json={"api_key": new_key}
+        )
+        assert got == 200, text
+        assert new_key not in text and SIM_KEY not in text
+        assert desk.secrets.resolve(body["spec"]["api_key"]) == new_key
+        got, body, text = await _call(
+            http, "POST", server.url + "/api/endpoints/k/test", json={"message": "hi"}
+        )
+        assert got == 200, text
+        got, body, _ = await _call(
+            http, "PATCH", server.url + "/api/endpoints/k", json={"colour": "red"}
+        )
+        assert got == 422 and body["error"]["param"] == "colour"
+        got, body, _ = await _call(
+            http, "PATCH", server.url + "/api/endpoints/k", json={"weight": -1}
+        )
+        assert got == 422 and "weight" in body["error"]["message"]

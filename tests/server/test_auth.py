@@ -128,3 +128,16 @@ def test_short_keys_are_refused_and_generated_keys_are_long() -> None:
     key = auth.generate_key()
     assert key.startswith(auth.KEY_PREFIX) and len(key) > 40
     assert key != auth.generate_key()
+
+
+async def test_no_cors_unless_configured(desk: Desk, http: aiohttp.ClientSession) -> None:
+    srv = await start_server(desk, port=0)
+    try:
+        headers = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+        async with http.options(srv.url + "/v1/chat/completions", headers=headers) as resp:
+            assert resp.status == 405
+            assert "Access-Control-Allow-Origin" not in resp.headers
+        async with http.get(srv.url + "/v1/models", headers={"Origin": "https://x"}) as resp:
+            assert "Access-Control-Allow-Origin" not in resp.headers
+    finally:
+        await srv.aclose()
