@@ -344,11 +344,38 @@ class WebChatAdapter(Adapter):
                 )
                 self.options = repaired
                 return state
+        fixed = await self._repair(slot, "input")
+        if fixed is not None:
+            with contextlib.suppress(PlaywrightError):
+                return await self._ready_once(slot.page, self.options, limit)
         raise BrowserError(
             f"{self.name}: the message input {o.input!r} did not appear on {slot.page.url} "
             f"within {limit:g} s (the page changed or the selector is wrong)",
             endpoint=self.name,
         )
+
+    async def _repair(self, slot: _Slot, key: str) -> WebChatOptions | None:
+        """Runtime self-repair: the registered hook (discovery) re-finds option ``key``
+        on the live page; the repaired options are used from now on (see repair.py)."""
+        from endpoint_desk.adapters.webchat.repair import repair_hook
+
+        hook = repair_hook()
+        if hook is None or slot.page is None:
+            return None
+        try:
+            options = await hook(self.spec, key, slot.page)
+            if not options:
+                return None
+            fixed = WebChatOptions.from_dict(
+                options, default_url=self.spec.base_url, endpoint=self.name
+            )
+        except Exception as exc:  # a failed repair leaves the original error to report
+            log.warning("%s: repairing %s failed: %s", self.name, key, exc)
+            return None
+        log.warning("%s: %s selector repaired: %r", self.name, key, getattr(fixed, key, None))
+        self.spec = self.spec.model_copy(update={"options": options})
+        self.options = fixed
+        return fixed
 
     async def _ready_once(self, page: Any, o: WebChatOptions, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -807,6 +834,10 @@ class WebChatAdapter(Adapter):
                         timeout=o.start_timeout * 1000,
                     )
                 except PlaywrightTimeout as exc:
+                    fixed = await self._repair(slot, "send")
+                    if fixed is not None and fixed.send != o.send:
+                        await self._send(slot, prompt)  # once more, with the repaired options
+                        return
                     raise BrowserError(
                         f"{self.name}: the send control {o.send!r} did not become usable",
                         endpoint=self.name,
@@ -881,6 +912,14 @@ class WebChatAdapter(Adapter):
                 ok=True,
                 latency_ms=(time.perf_counter() - t0) * 1000,
                 detail=f"canary answered: {text.strip()[:60]}",
+            )
+        if not self._closed and all(s.in_use for s in self._slots):
+            # every page is answering right now: that is proof enough, and a health
+            # check must not queue behind real requests
+            return ProbeResult(
+                ok=True,
+                latency_ms=(time.perf_counter() - t0) * 1000,
+                detail=f"all {len(self._slots)} pages busy answering",
             )
         slot, _ = await self._acquire(None)
         try:
