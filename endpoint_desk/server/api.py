@@ -15,10 +15,12 @@ headers are stored as secrets at once; responses carry only their references.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import inspect
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -27,6 +29,9 @@ from pydantic import ValidationError
 from endpoint_desk.core.errors import BadRequest, ConfigError, DeskError
 from endpoint_desk.core.models import EndpointKind, EndpointSpec, Limits, slugify
 from endpoint_desk.engine.desk import Desk
+from endpoint_desk.engine.position import EndpointView
+
+T = TypeVar("T")
 
 PROVIDER_TYPES = ("rest_api", "api_token", "web_chat")
 SECRET_FIELDS = ("api_key", "username", "password")
@@ -79,6 +84,15 @@ class EndpointsAPI:
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
+        self._changes: set[asyncio.Task[Any]] = set()
+
+    async def _complete(self, change: Coroutine[Any, Any, T]) -> T:
+        """Run a change of the portfolio to its end even if the client goes away (a
+        half-done create or update would leave secrets or state behind)."""
+        task = asyncio.ensure_future(change)
+        self._changes.add(task)
+        task.add_done_callback(self._changes.discard)
+        return await asyncio.shield(task)
 
     # ---------------------------------------------------------------- read
 
@@ -102,6 +116,9 @@ class EndpointsAPI:
         """``POST /api/endpoints``: configure, prove (unless ``"prove": false``), save,
         and switch ON (unless ``"start": false``)."""
         body = await _body(request)
+        return await self._complete(self._create(body))
+
+    async def _create(self, body: dict[str, Any]) -> web.Response:
         name = body.get("name")
         if not isinstance(name, str) or not slugify(name):
             raise Unprocessable("'name' is required: a name with a letter or a digit", param="name")
@@ -293,6 +310,9 @@ class EndpointsAPI:
         """``PATCH``/``PUT /api/endpoints/{name}``: change fields (validated)."""
         view = self.desk.endpoint(request.match_info["name"])
         body = await _body(request)
+        return await self._complete(self._update(view, body))
+
+    async def _update(self, view: EndpointView, body: dict[str, Any]) -> web.Response:
         if not body:
             raise Unprocessable("nothing to change: send the fields to change")
         unknown = sorted(k for k in body if k not in _SPEC_FIELDS and k not in _LIMIT_FIELDS)
@@ -327,16 +347,18 @@ class EndpointsAPI:
     async def delete(self, request: web.Request) -> web.Response:
         """``DELETE /api/endpoints/{name}`` (its stored secrets go too)."""
         view = self.desk.endpoint(request.match_info["name"])
-        await self.desk.remove(view.name)
+        await self._complete(self.desk.remove(view.name))
         return _json({"deleted": view.name})
 
     async def start(self, request: web.Request) -> web.Response:
         """``POST /api/endpoints/{name}/start``: switch ON."""
-        return _json((await self.desk.start(request.match_info["name"])).to_dict())
+        view = await self._complete(self.desk.start(request.match_info["name"]))
+        return _json(view.to_dict())
 
     async def stop(self, request: web.Request) -> web.Response:
         """``POST /api/endpoints/{name}/stop``: switch OFF."""
-        return _json((await self.desk.stop(request.match_info["name"])).to_dict())
+        view = await self._complete(self.desk.stop(request.match_info["name"]))
+        return _json(view.to_dict())
 
     # ---------------------------------------------------------------- use
 

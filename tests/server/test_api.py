@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 from typing import Any
@@ -332,3 +333,21 @@ async def test_update_stores_a_new_key_as_a_secret(
             http, "PATCH", server.url + "/api/endpoints/k", json={"weight": -1}
         )
         assert got == 422 and "weight" in body["error"]["message"]
+
+
+async def test_create_finishes_when_the_client_goes_away(desk: Desk, server: RunningServer) -> None:
+    async with SimServer(SimConfig(latency=0.5)) as sim:
+        body = {"name": "patient", "kind": "openai", "base_url": sim.url, "api_key": SIM_KEY}
+        timeout = aiohttp.ClientTimeout(total=0.2)
+        async with aiohttp.ClientSession(timeout=timeout) as impatient:
+            with pytest.raises(TimeoutError):
+                async with impatient.post(server.url + "/api/endpoints", json=body):
+                    pass
+
+        async def created() -> None:
+            while "patient" not in {v.name for v in desk.endpoints()}:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(created(), timeout=10)
+        ref = desk.endpoint("patient").spec.api_key
+        assert ref is not None and desk.secrets.resolve(ref) == SIM_KEY
