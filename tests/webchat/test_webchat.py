@@ -350,3 +350,14 @@ async def test_cheap_and_deep_probes(make_adapter: MakeAdapter, pages: ChatPages
     deep = await adapter.probe(deep=True)
     assert deep.ok and "OK" in deep.detail
     assert pages.replies[-1].prompt == "Reply with the word OK."
+
+
+async def test_a_cheap_probe_does_not_queue_behind_busy_pages(make_adapter: MakeAdapter) -> None:
+    adapter = await make_adapter("textarea", pages=1, knobs={"delay": 0.05})
+    busy = asyncio.ensure_future(collect(adapter, "keep the only page busy"))
+    await asyncio.sleep(0.3)
+    assert not busy.done()
+    probe = await asyncio.wait_for(adapter.probe(), 1.0)
+    assert probe.ok and "busy" in probe.detail
+    text, _ = await busy
+    assert text.endswith("[turn 1]")
