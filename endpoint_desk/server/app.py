@@ -265,6 +265,8 @@ class Gateway:
                 await _forward_raw(resp, it, pending, ended)
             else:
                 await self._encode(resp, creq, stream, it, pending, ended)
+        except ConnectionResetError:
+            pass  # the client went away; closing the stream cancels the upstream call
         finally:
             await stream.aclose()
         return resp
