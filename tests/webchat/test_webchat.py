@@ -361,3 +361,16 @@ async def test_a_cheap_probe_does_not_queue_behind_busy_pages(make_adapter: Make
     assert probe.ok and "busy" in probe.detail
     text, _ = await busy
     assert text.endswith("[turn 1]")
+
+
+@pytest.mark.parametrize("mode", ["fill", "type"])
+async def test_multi_line_prompts_reach_a_contenteditable_intact(
+    mode: str, make_adapter: MakeAdapter, pages: ChatPagesServer
+) -> None:
+    adapter = await make_adapter("editable", input_mode=mode, pages=1)
+    request = ChatRequest(
+        messages=[ChatMessage("system", "Be brief."), ChatMessage("user", "first line\nsecond")]
+    )
+    text, _ = await collect(adapter, request)
+    assert pages.replies[-1].prompt == "System: Be brief.\n\nUser: first line\nsecond"
+    assert squash(text) == squash(pages.replies[-1].reply)

@@ -820,6 +820,15 @@ class WebChatAdapter(Adapter):
                     if i:
                         await page.keyboard.press("Shift+Enter")
                     await page.keyboard.type(line)
+            elif "\n" in prompt and await el.evaluate("el => el.isContentEditable"):
+                # rich editors turn inserted newlines into paragraphs of their own;
+                # a person presses Shift+Enter between lines
+                first, *rest = prompt.split("\n")
+                await el.fill(first)
+                for line in rest:
+                    await page.keyboard.press("Shift+Enter")
+                    if line:
+                        await page.keyboard.insert_text(line)
             else:
                 await el.fill(prompt)
             if o.send:
