@@ -147,7 +147,8 @@ class EndpointMetrics:
         self.ok_ewma += EWMA_ALPHA * ((1.0 if ok else 0.0) - self.ok_ewma)
         if ttft_ms is not None and ok:
             e = self.ttft_ewma
-            self.ttft_ewma = ttft_ms if e is None else e + EWMA_ALPHA * (ttft_ms - e)
+            # one outlier moves the average by at most 40% (a hiccup is not a trend)
+            self.ttft_ewma = ttft_ms if e is None else e + EWMA_ALPHA * (min(ttft_ms, 3 * e) - e)
         self.window.append((time.monotonic(), ok, latency_ms, -1.0 if ttft_ms is None else ttft_ms))
 
     def spend_today(self) -> float:

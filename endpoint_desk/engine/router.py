@@ -7,7 +7,8 @@ tiers (``spec.tier``) come first; the strategy orders endpoints within a tier:
 - ``success_rate``: highest moving success rate first; near-equal ones (within
   ``SUCCESS_BAND``) take turns.
 - ``latency``: lowest moving average of time to first token first; endpoints within
-  ``latency_tolerance`` of the fastest take turns; unmeasured ones go first (to learn).
+  ``latency_tolerance`` of the fastest (or ``LATENCY_SLACK_MS``) take turns; unmeasured
+  ones go first (to learn).
 - ``round_robin``: everyone takes turns.
 - ``weighted``: smooth weighted round robin by ``spec.weight`` (exact shares over many
   requests; weight 0 serves only when nobody else can).
@@ -38,6 +39,9 @@ SUCCESS_BAND = 0.05
 
 EXPLORE = 0.05
 """Share of requests where success_rate/latency try another endpoint of the tier first."""
+
+LATENCY_SLACK_MS = 5.0
+"""Time-to-first-token differences below this many ms always count as a tie (noise)."""
 
 
 def split_pinned(model: str, names: Iterable[str]) -> tuple[str | None, str]:
@@ -126,7 +130,8 @@ class Router:
         if strategy == "latency":
             keys = [p.metrics.ttft_ewma or 0.0 for p in group]
             best = min(keys)
-            order = _banded(group, keys, best * self.settings.latency_tolerance, turn)
+            band = max(best * self.settings.latency_tolerance, LATENCY_SLACK_MS)
+            order = _banded(group, keys, band, turn)
         else:  # success_rate
             order = _banded(group, [-p.metrics.ok_ewma for p in group], SUCCESS_BAND, turn)
         if self._rng.random() < EXPLORE:

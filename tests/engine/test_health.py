@@ -230,7 +230,7 @@ async def test_webhook_gets_alerts_as_json() -> None:
         await until(lambda: bus.subscriber_count == 1)
         bus.publish(HealthChecked("a", True, 1.0))  # not an alert: not sent
         bus.publish(Alert("warning", "a", "Tripped", "a taken out", {"cooldown": 1.0}))
-        await until(lambda: len(got) == 1)
+        await until(lambda: webhook.sent == 1)
     finally:
         await stop(task)
         await runner.cleanup()
