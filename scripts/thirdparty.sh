@@ -18,7 +18,7 @@ ensure_venv() {
     shift 2
     local venv="$VENVS/$name"
     if [[ -x "$venv/bin/python" ]] \
-        && GRADIO_ANALYTICS_ENABLED=False "$venv/bin/python" -c "import $module" 2>/dev/null; then
+        && "$venv/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$module') is None)" 2>/dev/null; then
         echo "$name: already installed in $venv"
         return 0
     fi
