@@ -152,13 +152,17 @@ class PatternLibrary:
 
         The same configuration for the same fingerprint is counted, not duplicated.
         """
+        return await self.learn_for(fp.key, fp.framework, options)
+
+    async def learn_for(self, key: str, framework: str, options: dict[str, Any]) -> int:
+        """:meth:`learn` by fingerprint key and framework (a repair knows only these)."""
         config = pattern_config(options)
         canon = json.dumps(config, sort_keys=True)
-        for p in await self.store.list_patterns(fingerprint=fp.key):
+        for p in await self.store.list_patterns(fingerprint=key):
             if json.dumps(p.config, sort_keys=True) == canon:
                 await self.store.record_pattern_result(p.id, True)
                 return int(p.id)
-        pid = int(await self.store.save_pattern(fp.key, fp.framework, config))
+        pid = int(await self.store.save_pattern(key, framework, config))
         await self.store.record_pattern_result(pid, True)
         return pid
 

@@ -157,6 +157,9 @@ class Desk:
         except DeskError as exc:  # metrics are a nicety; the desk must open
             log.warning("could not read stored metrics: %s", exc.one_line())
         self._opened = True
+        from endpoint_desk.engine.api import install_web_chat_repair
+
+        self._remove_repair = install_web_chat_repair(self)
         self._runner = asyncio.create_task(self._run(), name="desk-runner")
         if self.autostart:
             await asyncio.gather(
@@ -238,6 +241,8 @@ class Desk:
             return
         self._opened = False
         self._stopping.set()
+        if getattr(self, "_remove_repair", None) is not None:
+            self._remove_repair()
         if self._runner is not None:
             with contextlib.suppress(_Stop, asyncio.CancelledError, BaseExceptionGroup):
                 await self._runner
