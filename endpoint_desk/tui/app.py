@@ -104,9 +104,13 @@ class DeskApp(App[None]):
         self.server_url: str | None = None
         self._dirty: set[str] = set()
         self._all_dirty = True
-        self._closing = False
+        self._flush_scheduled = False
+        self._colors_cache: dict[str, dict[str, str]] = {}
+        self._log_pending = False
+        self._engine_closed = False
         self.refresh_count = 0
         self.refresh_seconds = 0.0
+        self.refresh_max = 0.0
         theme = self.settings.ui.theme
         if theme in self.available_themes:
             self.theme = theme
@@ -135,7 +139,15 @@ class DeskApp(App[None]):
     # ------------------------------------------------------------------ colours
 
     def role_colors(self) -> dict[str, str]:
-        """Theme colours (hex) by role, for Rich text inside tables."""
+        """Theme colours (hex) by role, for Rich text inside tables (cached per theme)."""
+        cached = self._colors_cache.get(self.theme)
+        if cached is not None:
+            return cached
+        colors = self._compute_colors()
+        self._colors_cache[self.theme] = colors
+        return colors
+
+    def _compute_colors(self) -> dict[str, str]:
         v = self.get_css_variables()
         bg = Color.parse(v.get("background", "#000000"))
         muted = bg + Color.parse(v.get("foreground-muted", v.get("foreground", "#888888")))
@@ -211,19 +223,41 @@ class DeskApp(App[None]):
 
     @work(name="event-pump", exit_on_error=False, group="events")
     async def pump_events(self) -> None:
-        """The one subscriber: engine events -> merged Textual messages."""
+        """The one subscriber: engine events -> merged, rate-limited Textual messages.
+
+        Events only mark what changed. State changes and alerts are drawn within
+        ``FLUSH_SECONDS``; request figures with the next once-a-second tick. A burst of
+        1,000 events costs one repaint."""
         async for event in self.desk.events():
-            if isinstance(event, EndpointChanged | RequestDone):
-                name = event.name if isinstance(event, EndpointChanged) else event.endpoint
-                self._dirty.add(name)
-                self.post_message(PortfolioDirty())
+            if isinstance(event, EndpointChanged):
+                self._dirty.add(event.name)
+                self._schedule_flush()  # a state change shows within FLUSH_SECONDS
+            elif isinstance(event, RequestDone):
+                self._dirty.add(event.endpoint)  # figures move with the next tick
             elif isinstance(event, ServerChanged):
                 self.server_url = event.url
             entry = self.logbook.add_event(event)
             if entry is not None:
-                self.post_message(LogDirty())
+                self._log_pending = True
+                if entry.kind != "request":
+                    self._schedule_flush()
             if entry is not None and entry.kind == "alert" and entry.level == "error":
                 self.notify(entry.message, title=entry.endpoint, severity="error", timeout=6)
+
+    FLUSH_SECONDS = 0.25
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.set_timer(self.FLUSH_SECONDS, self._flush_pending)
+
+    def _flush_pending(self) -> None:
+        self._flush_scheduled = False
+        if self._dirty or self._all_dirty:
+            self.post_message(PortfolioDirty())
+        if self._log_pending:
+            self._log_pending = False
+            self.post_message(LogDirty())
 
     def run_engine(
         self,
@@ -271,8 +305,9 @@ class DeskApp(App[None]):
     # ------------------------------------------------------------------ refresh
 
     def _tick(self) -> None:
+        """Once a second: every figure (rates decay with time even without events)."""
         self._all_dirty = True
-        self.post_message(PortfolioDirty())
+        self._flush_pending()
 
     def on_desk_opened(self, message: DeskOpened) -> None:
         portfolio = self.query_one(PortfolioPane)
@@ -306,14 +341,28 @@ class DeskApp(App[None]):
                     and screen is not self.screen_stack[0]
                 ):
                     refresh(views)
-        if names is None or names:
-            self.query_one(TerminalPane).endpoints_changed()
+        if (names is None or names) and self.query_one(
+            "#panes", TabbedContent
+        ).active == "terminal":
+            self.query_one(TerminalPane).endpoints_changed(views)
+        took = time.perf_counter() - started
         self.refresh_count += 1
-        self.refresh_seconds += time.perf_counter() - started
+        self.refresh_seconds += took
+        self.refresh_max = max(self.refresh_max, took)
 
     @on(LogDirty)
     def refresh_log(self) -> None:
-        self.query_one(AlertsPane).refresh_entries()
+        """New log entries: drawn now when the log pane shows, else when it is opened."""
+        if self.query_one("#panes", TabbedContent).active == "log":
+            self.query_one(AlertsPane).refresh_entries()
+
+    @on(TabbedContent.TabActivated, "#panes")
+    def _pane_shown(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id
+        if pane == "log":
+            self.query_one(AlertsPane).refresh_entries()
+        elif pane == "terminal" and self.desk_ready:
+            self.query_one(TerminalPane).endpoints_changed(self.desk.endpoints())
 
     # ------------------------------------------------------------------ actions
 
@@ -396,9 +445,9 @@ class DeskApp(App[None]):
 
     async def close_engine(self) -> None:
         """Stop the server (if running) and close the engine: pending writes flushed."""
-        if self._closing:
+        if self._engine_closed:
             return
-        self._closing = True
+        self._engine_closed = True
         self.workers.cancel_group(self, "events")
         if self.server is not None:
             server, self.server = self.server, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual.widgets import Checkbox, Input, Select, SelectionList, Static
 
 from endpoint_desk.core.errors import DeskError
 from endpoint_desk.core.models import ChatMessage, ChatRequest, ChatResult
+from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.tui.dialogs import JsonScreen
 from endpoint_desk.tui.format import fmt_money, fmt_ms
 
@@ -154,12 +156,14 @@ class TerminalPane(Vertical):
 
     # ------------------------------------------------------------------ endpoints
 
-    def endpoints_changed(self) -> None:
+    def endpoints_changed(self, views: Sequence[EndpointView] | None = None) -> None:
         """Keep the choices in step with the portfolio (current choice kept)."""
         app = self.desk_app
         if not app.desk_ready:
             return
-        names = tuple(sorted(v.name for v in app.desk.endpoints()))
+        if views is None:
+            views = app.desk.endpoints()
+        names = tuple(sorted(v.name for v in views))
         if names == self._names:
             return
         self._names = names

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from endpoint_desk.core.config import load_settings
 from endpoint_desk.core.models import (
@@ -33,7 +34,9 @@ FROZEN = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
 DEAD_URL = "http://127.0.0.1:9"  # nothing answers; nothing is called either
 
 #: name, kind, enabled, outcomes [(ok, latency ms, ttft ms, tokens in, out, cost)]
-PORTFOLIO: list[tuple[str, EndpointKind, bool, list[tuple[bool, float, float, int, int, float]]]] = [
+PORTFOLIO: list[
+    tuple[str, EndpointKind, bool, list[tuple[bool, float, float, int, int, float]]]
+] = [
     (
         "gpt-main",
         EndpointKind.OPENAI,
@@ -46,7 +49,12 @@ PORTFOLIO: list[tuple[str, EndpointKind, bool, list[tuple[bool, float, float, in
         True,
         [(i % 5 != 0, 900 - 40 * i, 300, 50, 120, 0.0150) for i in range(10)],
     ),
-    ("local-llama", EndpointKind.OLLAMA, True, [(True, 150 + 5 * i, 60, 30, 60, 0.0) for i in range(6)]),
+    (
+        "local-llama",
+        EndpointKind.OLLAMA,
+        True,
+        [(True, 150 + 5 * i, 60, 30, 60, 0.0) for i in range(6)],
+    ),
     ("spare", EndpointKind.OPENAI, False, []),
 ]
 
@@ -85,6 +93,19 @@ async def settle(pilot: Pilot[Any], app: DeskApp) -> None:
     await pilot.pause()
 
 
+def steady(app: DeskApp, before: Any) -> Any:
+    """``before`` then a cursor that does not blink (the screenshot must not race it)."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await before(pilot)
+        for screen in app.screen_stack:
+            for box in screen.query(Input):
+                box.cursor_blink = False
+        await pilot.pause()
+
+    return run
+
+
 def fixed_log(app: DeskApp) -> None:
     book = app.logbook
     book.add(FROZEN - 30, "request", "ok", "gpt-main", "gpt-main-model ok in 420 ms")
@@ -119,7 +140,7 @@ def test_first_minute(snap_compare: Any, home: Any) -> None:
         await wait_for(pilot, lambda: app.desk_ready)
         await settle(pilot, app)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(app, before))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 35)])
@@ -129,7 +150,7 @@ def test_portfolio(snap_compare: Any, home: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await populate(pilot, app)
 
-    assert snap_compare(app, terminal_size=size, run_before=before)
+    assert snap_compare(app, terminal_size=size, run_before=steady(app, before))
 
 
 def test_portfolio_light_sorted_filtered(snap_compare: Any, home: Any) -> None:
@@ -142,7 +163,7 @@ def test_portfolio_light_sorted_filtered(snap_compare: Any, home: Any) -> None:
         await pilot.press("slash", *"model")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(app, before))
 
 
 def test_confirm_delete(snap_compare: Any, home: Any) -> None:
@@ -153,7 +174,7 @@ def test_confirm_delete(snap_compare: Any, home: Any) -> None:
         await pilot.press("d")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(app, before))
 
 
 @pytest.mark.parametrize("tab", ["overview", "settings"])
@@ -168,7 +189,7 @@ def test_detail(snap_compare: Any, home: Any, tab: str) -> None:
             app.screen.query_one("#detail-tabs").active = "detail-settings"  # type: ignore[attr-defined]
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(app, before))
 
 
 def test_terminal(snap_compare: Any, home: Any) -> None:
@@ -190,7 +211,7 @@ def test_terminal(snap_compare: Any, home: Any) -> None:
         failed.fail("Rate limited: gpt-main answered 429; retry after 20 s")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(app, before))
 
 
 def test_terminal_compare(snap_compare: Any, home: Any) -> None:
@@ -217,7 +238,7 @@ def test_terminal_compare(snap_compare: Any, home: Any) -> None:
         terminal.query_one("#prompt").focus()
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(120, 35), run_before=before)
+    assert snap_compare(app, terminal_size=(120, 35), run_before=steady(app, before))
 
 
 def test_discovery_review(snap_compare: Any, home: Any) -> None:
@@ -243,7 +264,7 @@ def test_discovery_review(snap_compare: Any, home: Any) -> None:
         pane.query_one("#d-save").focus()
         await pilot.pause(0.2)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(app, before))
 
 
 def test_log(snap_compare: Any, home: Any) -> None:
@@ -255,7 +276,7 @@ def test_log(snap_compare: Any, home: Any) -> None:
         fixed_log(app)
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(app, before))
 
 
 def test_help(snap_compare: Any, home: Any) -> None:
@@ -266,4 +287,4 @@ def test_help(snap_compare: Any, home: Any) -> None:
         await pilot.press("f1")
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady(app, before))
