@@ -319,8 +319,10 @@ class EndpointsAPI:
         if unknown:
             raise Unprocessable(f"unknown field(s): {', '.join(unknown)}", param=unknown[0])
         changes = {k: v for k, v in body.items() if k in _SPEC_FIELDS}
-        if "name" in changes and slugify(str(changes["name"])) == view.name:
-            del changes["name"]
+        if "name" in changes and slugify(str(changes.pop("name"))) != view.name:
+            raise Unprocessable(
+                "an endpoint cannot be renamed; add a new one instead", param="name"
+            )
         limits = view.spec.limits.model_dump()
         touched = False
         if isinstance(body.get("limits"), dict):
