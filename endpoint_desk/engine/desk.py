@@ -232,6 +232,7 @@ class Desk:
             )
             for h in await store.health_samples(pos.name, since=now - 86400, limit=5000):
                 pos.metrics.record_health(h.ok, h.ts)
+                self.totals.record_health(h.ok, h.ts)
 
         await asyncio.gather(*(one(p) for p in self._positions.values()))
 
@@ -529,6 +530,10 @@ class Desk:
     async def health_probe(self, pos: Position, deep: bool) -> ProbeResult:
         """Probe one position, opening its adapter when needed."""
         adapter = await self._open_adapter(pos)
+        if not pos.spec.enabled or self._positions.get(pos.name) is not pos:
+            # a person switched it off (or removed it) while it was opening
+            await self._close_adapter(pos)
+            raise DeskError(f"{pos.name} was switched off during its probe", endpoint=pos.name)
         return await adapter.probe(deep=deep)
 
     async def health_restart(self, pos: Position) -> None:
@@ -546,7 +551,8 @@ class Desk:
             await self._set_state(pos, state, reason, until)
 
     def health_record(self, rec: HealthRecord) -> None:
-        """Queue a health sample for the store."""
+        """Queue a health sample for the store (and count it in the desk's uptime)."""
+        self.totals.record_health(rec.ok, rec.ts)
         if self._recorder is not None:
             self._recorder.record_health(rec)
 

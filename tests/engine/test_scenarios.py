@@ -483,6 +483,9 @@ async def test_a_new_desk_shows_what_the_store_knows(rig_factory: Factory) -> No
     live = desk.endpoint("s0").metrics
     async with Desk(settings(), autostart=False) as cold:
         seen = cold.endpoint("s0").metrics
+        desk_wide = cold.totals.snapshot()
+    assert desk_wide.requests == 10 and desk_wide.uptime == 1.0
+    assert desk_wide.cost_today == pytest.approx(live.cost_today)
     assert seen.requests == 10 and seen.errors == 2
     assert seen.success_rate == pytest.approx(0.8)
     assert seen.p50_ms == pytest.approx(live.p50_ms, rel=0.01)
