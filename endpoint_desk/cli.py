@@ -203,6 +203,13 @@ async def _add(opts: AddOptions) -> None:
     target = opts.url.strip()
     if not target.startswith(("http://", "https://")):
         target = "http://" + target
+    try:
+        parts = urlsplit(target)
+        _ = parts.port  # raises for a port that is not a number or out of range
+    except ValueError as exc:
+        raise BadRequest(f"invalid URL {opts.url.strip()!r}: {exc}") from None
+    if not parts.hostname:
+        raise BadRequest(f"invalid URL {opts.url.strip()!r}: no host name")
     if opts.api_key and opts.api_key_env:
         raise BadRequest("give either --api-key or --api-key-env, not both")
     key_value = opts.api_key
