@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from endpoint_desk.adapters.webchat.browser import shared_browser
 from endpoint_desk.core.models import ChatRequest
 from endpoint_desk.discovery.webchat import configure_web_chat
 from endpoint_desk.engine.desk import Desk
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.thirdparty, pytest.mark.timeout(3
 
 async def _configure_twice(desk: Desk, ui: str, url: str, name: str) -> tuple[object, object]:
     assert await desk.store.list_patterns() == []  # no pattern for this UI at the start
+    await shared_browser()  # Chromium's launch is not part of either figure
     t0 = time.perf_counter()
     first = await configure_web_chat(url, name=name, store=desk.store, reply_timeout=40)
     cold = time.perf_counter() - t0
@@ -77,6 +79,7 @@ async def test_a_second_gradio_site_uses_the_first_ones_pattern(
 ) -> None:
     """Another Gradio app (a different layout: no send button) is configured from the
     ChatInterface's pattern, adapted (Enter instead of the missing send control)."""
+    await shared_browser()
     t0 = time.perf_counter()
     await configure_web_chat(gradio_chat_url, name="g1", store=desk.store, reply_timeout=40)
     cold = time.perf_counter() - t0

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from endpoint_desk.adapters.webchat.browser import shared_browser
 from endpoint_desk.core.errors import LoginRequired
 from endpoint_desk.core.models import ChatRequest
 from endpoint_desk.discovery.webchat import Step, configure_web_chat
@@ -41,6 +42,7 @@ async def test_fixture_styles_configure_and_answer(
     desk: Desk, pages: ChatPagesServer, style: str, knobs: dict[str, str], expect: dict[str, object]
 ) -> None:
     steps: list[Step] = []
+    await shared_browser()  # Chromium's launch is not part of the figure
     t0 = time.perf_counter()
     found = await configure_web_chat(
         pages.url_for(style, **knobs), name=f"fx-{style}", progress=steps.append, store=desk.store
@@ -125,6 +127,7 @@ async def test_pattern_library_configures_a_second_site_faster(desk: Desk) -> No
     """A second site built the same way (another server, same page kind) is configured
     from the learned pattern after one canary, and it works."""
     async with ChatPagesServer() as site_a, ChatPagesServer() as site_b:
+        await shared_browser()
         t0 = time.perf_counter()
         first = await configure_web_chat(site_a.url_for("textarea"), name="a", store=desk.store)
         cold = time.perf_counter() - t0
