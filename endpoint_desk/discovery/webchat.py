@@ -1040,9 +1040,13 @@ async def _canary_round(
             break
         # a canary locates, it does not time: once the reply holds the whole answer
         # (or the whole prompt echoed) and settles briefly, it has done its job
-        if not busy and q >= 0.3 and (
-            _has_number(text.replace(canary.prompt, ""), canary.answer)
-            or canary.prompt.strip() in text
+        if (
+            not busy
+            and q >= 0.3
+            and (
+                _has_number(text.replace(canary.prompt, ""), canary.answer)
+                or canary.prompt.strip() in text
+            )
         ):
             break
     await an.chat_js("disarm()")
