@@ -235,6 +235,7 @@ class _Analysis:
         self.timings: dict[str, float] = {}
         self.score: dict[str, float] = {}
         self.forbidden: list[str] = []
+        self.moved_to: str | None = None
 
     async def step(self, name: str, ok: bool, detail: str, ms: float = 0.0) -> None:
         s = Step(name, ok, detail, ms)
@@ -382,7 +383,7 @@ async def configure_web_chat(
                     )
                     an.score.update(pattern=0.9)
                     break
-                await _fresh_page(an, url, load_timeout)
+                await _fresh_page(an, an.moved_to or url, load_timeout)
             an.timings["patterns"] = t.ms
             if tried == 0:
                 await an.step("pattern", True, "no learned pattern fits this page yet", t.ms)
@@ -400,8 +401,8 @@ async def configure_web_chat(
             "discovered": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "pattern_id": pattern_id,
         }
-        if page.url.split("#")[0] != url.split("#")[0] and an.frame is not page.main_frame:
-            options["url"] = an.frame.url
+        if an.moved_to:
+            options["url"] = an.moved_to
         with contextlib.suppress(Exception):
             if options.get("save_session", True) and (state or login_opts):
                 wbrowser.write_session(ep_name, await context.storage_state())
@@ -451,6 +452,11 @@ async def _wait_ready(an: _Analysis, timeout: float) -> str:
             return ""
         if any(c["visible"] and c["score"] > 0 for c in cands):
             return "input"
+        for frame in an.page.frames[1:] if an.frame is an.page.main_frame else []:
+            with contextlib.suppress(Exception):
+                inner = await frame.evaluate("() => window.__deskDiscover.inputs()")
+                if any(c["visible"] and c["score"] > 0 for c in inner):
+                    return "frame"
         return ""
 
     result: str = await _wait_for(check, timeout, 0.15)
@@ -477,6 +483,7 @@ async def _try_frames(an: _Analysis, timeout: float) -> None:
                 )
                 await an.page.goto(frame_url, wait_until="domcontentloaded")
                 an.frame = an.page.main_frame
+                an.moved_to = frame_url
                 await _wait_ready(an, timeout)
                 return
 

@@ -166,3 +166,36 @@ async def test_a_pattern_that_does_not_fit_is_counted_and_analysis_takes_over(
     records = {p.id: p for p in await lib.store.list_patterns()}
     assert records[bad_id].failures == 1
     assert again.from_pattern and again.pattern_id == first.pattern_id
+
+
+async def test_a_chat_inside_a_frame_is_configured_on_the_frames_page(
+    desk: Desk, pages: ChatPagesServer
+) -> None:
+    """The page only embeds the chat in an iframe (another origin): discovery finds the
+    input in the frame and configures the frame's own page."""
+    from aiohttp import web
+
+    inner = pages.url_for("textarea")
+    app = web.Application()
+
+    async def outer(_: web.Request) -> web.Response:
+        html = (
+            "<!doctype html><h1>Support portal</h1><input type=search placeholder=Search>"
+            f'<iframe src="{inner}" style="width:900px;height:600px"></iframe>'
+        )
+        return web.Response(text=html, content_type="text/html")
+
+    app.router.add_get("/", outer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        found = await configure_web_chat(url, name="framed")
+        assert found.spec.base_url == inner
+        assert any("lives in a frame" in e for e in found.evidence)
+        view = await desk.add(found.spec)
+        assert "The answer is 42." in await _follow_up(desk, view.name)
+    finally:
+        await runner.cleanup()
