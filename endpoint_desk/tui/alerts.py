@@ -90,7 +90,7 @@ class AlertsPane(Vertical):
             self._shown_seq = max(self._shown_seq, max(e.seq for e in book))
         if new:
             cursor = table.cursor_row
-            following = cursor >= table.row_count - 1
+            following = table.row_count == 0 or cursor >= table.row_count - 1
             for entry in new[-MAX_ROWS:]:
                 table.add_row(*self._row(entry), key=str(entry.seq))
             dropped = 0
@@ -99,7 +99,9 @@ class AlertsPane(Vertical):
                 table.remove_row(first)
                 dropped += 1
             if following:
-                table.move_cursor(row=table.row_count - 1, animate=False)
+                last = table.row_count - 1
+                table.move_cursor(row=last, animate=False)
+                table.call_after_refresh(table.move_cursor, row=last, animate=False)
             else:
                 table.move_cursor(row=max(0, cursor - dropped), animate=False)
         self.query_one("#log-status", Static).update(

@@ -295,15 +295,19 @@ class DetailScreen(Screen[None]):
         plt = lat.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("latency (ms) of recent requests; x: minutes ago")
-        ok_pts = [((r.ts - now) / 60, r.latency_ms) for r in reqs if r.status == "ok"]
-        bad_pts = [((r.ts - now) / 60, r.latency_ms) for r in reqs if r.status != "ok"]
+        span = (now - min((r.ts for r in reqs), default=now)) if reqs else 0.0
+        scale, unit = (1.0, "seconds") if span < 300 else (60.0, "minutes")
+        plt.title(f"latency (ms) of recent requests; x: {unit} ago")
+        ok_pts = [((r.ts - now) / scale, r.latency_ms) for r in reqs if r.status == "ok"]
+        bad_pts = [((r.ts - now) / scale, r.latency_ms) for r in reqs if r.status != "ok"]
         if ok_pts:
             plt.scatter([p[0] for p in ok_pts], [p[1] for p in ok_pts], marker="dot", label="ok")
         if bad_pts:
             plt.scatter(
                 [p[0] for p in bad_pts], [p[1] for p in bad_pts], marker="x", label="failed"
             )
+        if reqs:
+            plt.xlim(-max(span / scale, 1.0) * 1.05, 0)
         lat.refresh()
         suc = self.query_one("#chart-success", PlotextPlot)
         plt = suc.plt

@@ -77,6 +77,7 @@ class DiscoveryPane(Vertical):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save+start", id="discovery.save", tooltip="Save and start"),
         Binding("ctrl+g", "scan", "Scan", id="discovery.scan", tooltip="Scan this machine"),
+        Binding("escape", "leave", "Leave", id="discovery.leave", show=False),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -111,6 +112,10 @@ class DiscoveryPane(Vertical):
 
     def focus_default(self) -> None:
         self.query_one("#d-url", Input).focus()
+
+    def action_leave(self) -> None:
+        """``escape``: leave the text boxes (so the pane keys and ``q`` work again)."""
+        self.query_one("#d-detect", Button).focus()
 
     # ------------------------------------------------------------------ steps
 

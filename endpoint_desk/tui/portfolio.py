@@ -39,7 +39,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("p50", "p50", 6),
     ("trend", "Latency", 8),
     ("req", "Req", 5),
-    ("cost", "Cost", 7),
+    ("cost", "Cost", 8),
     ("uptime", "Up", 5),
     ("kind", "Kind", 9),
     ("models", "Models", 24),

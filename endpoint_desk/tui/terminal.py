@@ -95,14 +95,15 @@ class TerminalPane(Vertical):
         "or **auto** (the router chooses; failover happens before the first token).\n\n"
         "`f2` compare mode: tick several endpoints on the left and one prompt goes to all "
         "of them side by side. `ctrl+r` shows the standardized JSON of the last reply, "
-        "`escape` stops a reply, `ctrl+l` clears the conversation."
+        "`escape` stops a reply (or leaves the message box), `ctrl+l` clears the "
+        "conversation."
     )
 
     BINDINGS = [
         Binding("ctrl+r", "json", "Result JSON", id="terminal.json", tooltip="Standardized JSON"),
         Binding("f2", "compare", "Compare", id="terminal.compare", tooltip="Side-by-side mode"),
         Binding("ctrl+l", "clear", "Clear", id="terminal.clear", tooltip="New conversation"),
-        Binding("escape", "cancel", "Stop", id="terminal.cancel", show=False),
+        Binding("escape", "cancel", "Stop/leave", id="terminal.cancel", show=False),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -339,4 +340,10 @@ class TerminalPane(Vertical):
         self.query_one("#transcript-hint").display = True
 
     def action_cancel(self) -> None:
-        self.desk_app.workers.cancel_group(self.desk_app, "chat")
+        """``escape``: stop the replies in flight; with none, leave the message box (so
+        the pane keys and ``q`` work again)."""
+        if self._busy:
+            self.desk_app.workers.cancel_group(self.desk_app, "chat")
+            return
+        target = "#compare-targets" if self.compare_mode else "#transcript"
+        self.query_one(target).focus()
