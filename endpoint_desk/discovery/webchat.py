@@ -325,6 +325,8 @@ async def configure_web_chat(
     await context.add_init_script(script=discovery_script())
     page = await context.new_page()
     an = _Analysis(page, progress)
+    an.timings["browser"] = t.ms
+    t = _Timer()
     try:
         try:
             await page.goto(url, wait_until="domcontentloaded", timeout=load_timeout * 1000)

@@ -199,3 +199,18 @@ async def test_a_chat_inside_a_frame_is_configured_on_the_frames_page(
         assert "The answer is 42." in await _follow_up(desk, view.name)
     finally:
         await runner.cleanup()
+
+
+async def test_a_saved_session_gets_past_the_login_wall(pages: ChatPagesServer) -> None:
+    """Signing in once keeps the session (owner-only file); discovery under the same
+    name later loads it and needs no credentials."""
+    from endpoint_desk.adapters.webchat.browser import session_file
+
+    await configure_web_chat(
+        pages.url_for("shadow"), name="kept", username="env:FX_USER", password="env:FX_PASS"
+    )
+    path = session_file("kept")
+    assert path.exists() and path.stat().st_mode & 0o777 == 0o600
+    again = await configure_web_chat(pages.url_for("shadow"), name="kept")
+    assert again.steps[0].detail.endswith("with the saved session")
+    assert not any(s.name == "login" for s in again.steps)
