@@ -40,6 +40,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -107,6 +108,25 @@ def _norm(messages: list[Message] | tuple[Message, ...]) -> tuple[Message, ...]:
     return tuple((role, " ".join(text.split())) for role, text in messages)
 
 
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of a URL (default ports spelled out), lowercased."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+    except ValueError:
+        return ""
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+
+
+def _page_origins(spec: EndpointSpec, options: WebChatOptions) -> frozenset[str]:
+    """Origins the adapter's pages may navigate to (``"*"``: any)."""
+    urls = [spec.base_url, spec.login_url, options.url, options.new_chat_url]
+    found = {_origin(u) for u in urls if u}
+    for o in options.allowed_origins:
+        found.add("*" if o.strip() == "*" else _origin(o))
+    return frozenset(found - {""})
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -160,6 +180,7 @@ class WebChatAdapter(Adapter):
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = True
         self._uses_session = False
+        self._origins = _page_origins(spec, self.options)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -246,8 +267,27 @@ class WebChatAdapter(Adapter):
                 proxy_password=proxy_password,
             )
             await context.add_init_script(script=page_script())
+            if "*" not in self._origins:
+                await context.route("**/*", self._guard_navigation)
             self._context = context
             return context
+
+    async def _guard_navigation(self, route: Any) -> None:
+        """Refuse a top-level navigation (a page or a pop-up) to an origin other than
+        the page's own and ``allowed_origins``: a page cannot take the desk, and the
+        prompts it types, elsewhere. Sub-resources and frames are the page's business."""
+        request = route.request
+        try:
+            top = request.is_navigation_request() and request.frame.parent_frame is None
+        except PlaywrightError:
+            top = request.is_navigation_request()
+        if top and _origin(request.url) not in self._origins:
+            log.warning("%s: refused a navigation to %s", self.name, _origin(request.url))
+            with contextlib.suppress(PlaywrightError):
+                await route.abort("blockedbyclient")
+            return
+        with contextlib.suppress(PlaywrightError):
+            await route.fallback()
 
     async def _new_page(self, slot: _Slot) -> None:
         context = await self._ensure_context()

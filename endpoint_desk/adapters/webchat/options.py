@@ -66,6 +66,9 @@ class WebChatOptions:
         alternates: other selectors learned for a key (``{"input": ["..."]}``), tried
             in order when the configured one matches nothing.
         meta: free-form data (discovery's notes, the page fingerprint); not used here.
+        allowed_origins: other origins (``https://sso.example.com``) the page may take
+            the browser to; the page's own origins (``url``, ``new_chat_url``, the
+            endpoint's ``base_url`` and ``login_url``) always may, ``"*"`` allows any.
     """
 
     input: str
@@ -97,6 +100,7 @@ class WebChatOptions:
     poll_ms: int = 20
     alternates: dict[str, list[str]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    allowed_origins: list[str] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, spec: EndpointSpec) -> WebChatOptions:
@@ -199,4 +203,8 @@ def _check(endpoint: str, key: str, value: Any, typ: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a table")
         return dict(value)
+    if key == "allowed_origins":
+        if not isinstance(value, list) or not all(isinstance(o, str) and o for o in value):
+            raise ConfigError(f"{where} must be a list of origins (https://host[:port])")
+        return list(value)
     return value
