@@ -19,7 +19,7 @@ def spec(name: str, url: str, **kw: object) -> EndpointSpec:
     return EndpointSpec(name=name, kind="openai", base_url=url, **kw)  # type: ignore[arg-type]
 
 
-async def wait_for(cond: object, timeout: float = 5.0) -> None:
+async def wait_for(cond: object, timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
         while not cond():  # type: ignore[operator]
             await asyncio.sleep(0.01)
