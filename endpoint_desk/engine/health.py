@@ -105,7 +105,11 @@ class HealthMonitor:
         try:
             while True:
                 self._wake.clear()
-                delay = self._tick()
+                try:
+                    delay = self._tick()
+                except Exception:  # a bug must not stop every probe for good
+                    log.exception("health loop: planning failed")
+                    delay = _IDLE
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
                 # cancellation that races with the wake-up, and the loop never ends.
                 with contextlib.suppress(TimeoutError):
@@ -151,7 +155,7 @@ class HealthMonitor:
                 slot.due = None
                 continue
             if due <= now:
-                slot.task = asyncio.create_task(self._check(pos, slot), name=f"health-{name}")
+                slot.task = asyncio.create_task(self._guarded(pos, slot), name=f"health-{name}")
                 slot.task.add_done_callback(lambda _t: self._wake.set())
             else:
                 next_due = min(next_due, due)
@@ -191,6 +195,16 @@ class HealthMonitor:
         slot = self._slots.setdefault(pos.name, _Slot())
         await self._check(pos, slot)
         return bool(pos.metrics.health_count) and pos.state.serving
+
+    async def _guarded(self, pos: Position, slot: _Slot) -> None:
+        """``_check`` that never ends in an exception (the loop must outlive bugs and a
+        database that cannot be written)."""
+        try:
+            await self._check(pos, slot)
+        except DeskError as exc:
+            log.warning("health check of %s failed: %s", pos.name, exc.one_line())
+        except Exception:
+            log.exception("health check of %s failed", pos.name)
 
     async def _check(self, pos: Position, slot: _Slot) -> None:
         host = self.host

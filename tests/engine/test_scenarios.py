@@ -492,3 +492,24 @@ async def test_a_new_desk_shows_what_the_store_knows(rig_factory: Factory) -> No
     assert seen.cost_today == pytest.approx(live.cost_today)
     assert seen.cost_total == pytest.approx(live.cost_total)
     assert seen.uptime == 1.0
+
+
+async def test_mixed_refusals_name_every_reason(rig_factory: Factory) -> None:
+    from endpoint_desk.core.errors import NoEndpointAvailable
+
+    rig = await rig_factory(2, settings())
+    dear = Prices(input_per_mtok=100_000, output_per_mtok=100_000)
+    await add_all(
+        rig,
+        s0={"limits": {"max_requests_per_minute": 1}},
+        s1={"tier": 1, "prices": dear, "limits": {"daily_budget": 0.01}},
+    )
+    assert (await rig.desk.chat(ask())).endpoint == "s0"
+    assert (await rig.desk.chat(ask())).endpoint == "s1"  # s0 is at its rate limit
+    with pytest.raises(NoEndpointAvailable) as info:
+        await rig.desk.chat(ask())
+    text = str(info.value)
+    assert "s0 is at its limit of 1 requests per minute" in text
+    assert "s1 reached its daily budget" in text
+    assert info.value.retry_after is not None and info.value.retry_after > 50
+    assert (rig.chats(0), rig.chats(1)) == (1, 1)
