@@ -160,6 +160,18 @@
     return null;
   }
 
+  // a visible "Sign in" / "Log in" link or button (a page that hides its chat until
+  // the visitor signs in through another page or a pop-up)
+  function loginLink() {
+    for (const el of C().deepAll('a,button,[role="button"]')) {
+      if (!C().visible(el)) continue;
+      const t = nameOf(el);
+      if (/^(log ?in|sign ?in|sign up|continue with|register)\b/i.test(t.trim()) ||
+          /\b(log ?in|sign ?in)\b/i.test(t) && t.length < 40) return t.slice(0, 40);
+    }
+    return null;
+  }
+
   // ---------------------------------------------------------------- inputs
 
   function inputs() {
@@ -680,7 +692,7 @@
   }
 
   window.__deskDiscover = {
-    fingerprint, loginWall, inputs, controls, record, recorded, stopRecording, find,
+    fingerprint, loginWall, loginLink, inputs, controls, record, recorded, stopRecording, find,
     describeReply, selectorsDetail, growth, toggled, checkSelector, samples, inputState, outline, hashed,
   };
 })();

@@ -353,6 +353,14 @@ async def configure_web_chat(
         cands = await an.js("inputs()")
         visible = [c for c in cands if c["visible"]]
         if not visible:
+            link = await an.js("loginLink()")
+            if link:
+                await an.step("login", False, f"no chat input, but a sign-in control: {link}")
+                raise LoginRequired(
+                    f"{url} shows no chat input but a sign-in control ({link!r}): sign in "
+                    f"once with `desk login {ep_name} {url}` (a visible browser; the session "
+                    "is kept), then run `desk add` again"
+                )
             raise DeskError(
                 f"{url}: no visible message input on the page (looked for textarea, "
                 "contenteditable and role=textbox across open shadow roots and frames)"
@@ -391,6 +399,9 @@ async def configure_web_chat(
                 await an.step("pattern", True, "no learned pattern fits this page yet", t.ms)
         assisted = False
         if options is None:
+            if from_pattern is False and library is not None and an.steps[-1].name == "pattern":
+                # a failed pattern reloaded the page: take the candidates afresh
+                visible = [c for c in await an.js("inputs()") if c["visible"]] or visible
             options, assisted = await _analyse(an, url, visible, reply_timeout, assist)
             if library is not None:
                 pattern_id = await library.learn(fp, options)
@@ -444,6 +455,8 @@ async def configure_web_chat(
 async def _wait_ready(an: _Analysis, timeout: float) -> str:
     """Wait until the page shows a usable input or a login wall: ``input``/``login``/``""``."""
 
+    started = time.monotonic()
+
     async def check() -> str:
         try:
             wall = await an.js("loginWall()")
@@ -459,6 +472,11 @@ async def _wait_ready(an: _Analysis, timeout: float) -> str:
                 inner = await frame.evaluate("() => window.__deskDiscover.inputs()")
                 if any(c["visible"] and c["score"] > 0 for c in inner):
                     return "frame"
+        if time.monotonic() - started > 8.0:
+            # loaded a while ago, no input, only a way to sign in: stop waiting
+            with contextlib.suppress(Exception):
+                if await an.js("loginLink()"):
+                    return "link"
         return ""
 
     result: str = await _wait_for(check, timeout, 0.15)

@@ -214,3 +214,28 @@ async def test_a_saved_session_gets_past_the_login_wall(pages: ChatPagesServer) 
     again = await configure_web_chat(pages.url_for("shadow"), name="kept")
     assert again.steps[0].detail.endswith("with the saved session")
     assert not any(s.name == "login" for s in again.steps)
+
+
+async def test_a_sign_in_link_instead_of_a_chat_is_a_login_wall() -> None:
+    from aiohttp import web
+
+    app = web.Application()
+
+    async def home(_: web.Request) -> web.Response:
+        html = "<!doctype html><h1>Acme AI</h1><p>Chat with our assistant.</p>"
+        html += '<a href="/auth">Sign in</a> <button>Sign up</button>'
+        return web.Response(text=html, content_type="text/html")
+
+    app.router.add_get("/", home)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        t0 = time.perf_counter()
+        with pytest.raises(LoginRequired, match="sign-in control"):
+            await configure_web_chat(url, name="acme", load_timeout=30)
+        assert time.perf_counter() - t0 < 20  # not the whole load timeout
+    finally:
+        await runner.cleanup()
