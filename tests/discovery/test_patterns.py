@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from endpoint_desk.discovery.patterns import (
     Fingerprint,
@@ -13,13 +14,13 @@ from endpoint_desk.discovery.patterns import (
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.store.records import PatternRecord
 
-GRADIO_RAW = {
+GRADIO_RAW: dict[str, Any] = {
     "markers": ["gradio", "svelte"],
     "shape": {"custom_elements": ["gradio-app"], "textareas": 1},
 }
 
 
-def _fp(raw: dict[str, object], kind: str = "textarea", shadow: bool = False) -> Fingerprint:
+def _fp(raw: dict[str, Any], kind: str = "textarea", shadow: bool = False) -> Fingerprint:
     return Fingerprint.from_page(raw, {"kind": kind, "in_shadow": shadow})
 
 

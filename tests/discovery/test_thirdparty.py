@@ -16,14 +16,16 @@ import pytest
 
 from endpoint_desk.adapters.webchat.browser import shared_browser
 from endpoint_desk.core.models import ChatRequest
-from endpoint_desk.discovery.webchat import configure_web_chat
+from endpoint_desk.discovery.webchat import WebChatDiscovery, configure_web_chat
 from endpoint_desk.engine.desk import Desk
 from tests.discovery.conftest import record_timing
 
 pytestmark = [pytest.mark.browser, pytest.mark.thirdparty, pytest.mark.timeout(300)]
 
 
-async def _configure_twice(desk: Desk, ui: str, url: str, name: str) -> tuple[object, object]:
+async def _configure_twice(
+    desk: Desk, ui: str, url: str, name: str
+) -> tuple[WebChatDiscovery, WebChatDiscovery]:
     assert await desk.store.list_patterns() == []  # no pattern for this UI at the start
     await shared_browser()  # Chromium's launch is not part of either figure
     t0 = time.perf_counter()
@@ -43,11 +45,11 @@ async def _configure_twice(desk: Desk, ui: str, url: str, name: str) -> tuple[ob
 
 async def test_gradio_chat_interface(desk: Desk, gradio_chat_url: str) -> None:
     first, _ = await _configure_twice(desk, "gradio ChatInterface", gradio_chat_url, "gradio")
-    opts = first.options  # type: ignore[attr-defined]
+    opts = first.options
     assert "textbox" in opts["input"]
     assert opts.get("busy") or opts.get("busy_input")
-    assert first.confidence >= 0.7  # type: ignore[attr-defined]
-    view = await desk.add(first.spec)  # type: ignore[attr-defined]
+    assert first.confidence >= 0.7
+    view = await desk.add(first.spec)
     result = await desk.chat(ChatRequest.from_text("ping from the desk"), endpoint=view.name)
     assert "Echo: ping from the desk" in result.content
     assert result.content.rstrip().endswith("That is all I have to say.")
@@ -55,9 +57,9 @@ async def test_gradio_chat_interface(desk: Desk, gradio_chat_url: str) -> None:
 
 async def test_gradio_blocks_chatbot(desk: Desk, gradio_blocks_url: str) -> None:
     first, _ = await _configure_twice(desk, "gradio Blocks", gradio_blocks_url, "blocks")
-    opts = first.options  # type: ignore[attr-defined]
+    opts = first.options
     assert opts.get("send_key") == "Enter" and "send" not in opts
-    view = await desk.add(first.spec)  # type: ignore[attr-defined]
+    view = await desk.add(first.spec)
     result = await desk.chat(ChatRequest.from_text("What is 20 + 22?"), endpoint=view.name)
     assert "It is 42." in result.content
     result = await desk.chat(ChatRequest.from_text("What is 1 + 1?"), endpoint=view.name)
@@ -66,10 +68,10 @@ async def test_gradio_blocks_chatbot(desk: Desk, gradio_blocks_url: str) -> None
 
 async def test_streamlit_chat(desk: Desk, streamlit_url: str) -> None:
     first, _ = await _configure_twice(desk, "streamlit chat", streamlit_url, "streamlit")
-    opts = first.options  # type: ignore[attr-defined]
+    opts = first.options
     assert "stChatInput" in opts["input"]
     assert "assistant" in opts["assistant"]
-    view = await desk.add(first.spec)  # type: ignore[attr-defined]
+    view = await desk.add(first.spec)
     result = await desk.chat(ChatRequest.from_text("What is 30 + 12?"), endpoint=view.name)
     assert "The sum is 42." in result.content
 
