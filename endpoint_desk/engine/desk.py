@@ -299,6 +299,9 @@ class Desk:
         """
         if spec.name in self._positions:
             raise Duplicate(f"an endpoint named {spec.name!r} already exists")
+        if "limits" not in spec.model_fields_set:
+            # an endpoint that sets no limits gets the desk's [defaults]
+            spec = spec.model_copy(update={"limits": self.settings.defaults.model_copy()})
         pos = Position(spec, EndpointState.OFF)
         if prove:
             await self._prove(pos)

@@ -513,3 +513,18 @@ async def test_mixed_refusals_name_every_reason(rig_factory: Factory) -> None:
     assert "s1 reached its daily budget" in text
     assert info.value.retry_after is not None and info.value.retry_after > 50
     assert (rig.chats(0), rig.chats(1)) == (1, 1)
+
+
+async def test_endpoints_without_limits_get_the_desk_defaults(rig_factory: Factory) -> None:
+    from endpoint_desk.core.models import EndpointKind, EndpointSpec
+
+    rig = await rig_factory(1, settings(defaults={"max_requests_per_minute": 2}))
+    plain = EndpointSpec(name="plain", kind=EndpointKind.OPENAI, base_url=rig.sims[0].url + "/v1")
+    view = await rig.desk.add(plain, prove=False)
+    assert view.spec.limits.max_requests_per_minute == 2
+    own = await rig.desk.add(spec("own", rig.sims[0].url), prove=False)
+    assert own.spec.limits.max_requests_per_minute == 100_000
+    await rig.desk.chat(ask(), endpoint="plain")
+    await rig.desk.chat(ask(), endpoint="plain")
+    with pytest.raises(RateLimited):
+        await rig.desk.chat(ask(), endpoint="plain")
