@@ -14,7 +14,7 @@ Measured while the load runs:
   the app went idle (Pilot ``press``), median / p95 / max;
 - event-loop lag: how late a 20 ms sleep wakes up, p95 / max.
 
-Usage: ``python bench/tui_200.py [--endpoints 200] [--seconds 10] [--real]``
+Usage: ``python bench/tui_200.py [--endpoints 200] [--seconds 10] [--real] [--size 160x50]``
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-async def main(n: int, seconds: float, real: bool) -> None:
+async def main(n: int, seconds: float, real: bool, size: tuple[int, int]) -> None:
     os.environ["DESK_HOME"] = tempfile.mkdtemp(prefix="desk-bench-")
     from endpoint_desk.core.config import load_settings
     from endpoint_desk.core.models import ChatRequest, EndpointKind, EndpointSpec
@@ -66,7 +66,7 @@ async def main(n: int, seconds: float, real: bool) -> None:
     print(f"stored {n} endpoints in {time.perf_counter() - t0:.1f} s")
     app = DeskApp(settings, refresh_interval=1.0)
     t0 = time.perf_counter()
-    async with app.run_test(size=(160, 50)) as pilot:
+    async with app.run_test(size=size) as pilot:
         while not app.desk_ready or app.query_one("#portfolio-table").row_count < n:  # type: ignore[attr-defined]
             await pilot.pause(0.05)
         print(f"desk open with {n} rows in {time.perf_counter() - t0:.2f} s")
@@ -170,7 +170,10 @@ async def main(n: int, seconds: float, real: bool) -> None:
         for sim in sims:
             await sim.stop()
         count = max(1, app.refresh_count)
-        print(f"load: {n} endpoints, {sent / seconds:.0f} request outcomes/s for {seconds:g} s")
+        print(
+            f"load: {n} endpoints, {sent / seconds:.0f} request outcomes/s for {seconds:g} s, "
+            f"terminal {size[0]}x{size[1]}"
+        )
         print(
             f"refresh batches: {app.refresh_count} ({app.refresh_count / seconds:.1f}/s), "
             f"mean {app.refresh_seconds / count * 1000:.1f} ms, max {app.refresh_max * 1000:.1f} ms"
@@ -194,5 +197,7 @@ if __name__ == "__main__":
     parser.add_argument("--endpoints", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--real", action="store_true", help="real requests to desk sim")
+    parser.add_argument("--size", default="160x50", help="terminal WIDTHxHEIGHT")
     args = parser.parse_args()
-    asyncio.run(main(args.endpoints, args.seconds, args.real))
+    width, height = (int(x) for x in args.size.lower().split("x"))
+    asyncio.run(main(args.endpoints, args.seconds, args.real, (width, height)))

@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -106,6 +107,8 @@ class DeskApp(App[None]):
         self._all_dirty = True
         self._flush_scheduled = False
         self._colors_cache: dict[str, dict[str, str]] = {}
+        self._portfolio_stale = False
+        self._portfolio_rows = 0
         self._log_pending = False
         self._engine_closed = False
         self.refresh_count = 0
@@ -162,8 +165,10 @@ class DeskApp(App[None]):
         }
 
     def watch_theme(self, theme: str) -> None:
+        """Table cells carry theme colours: draw them again."""
         self._all_dirty = True
         if self.desk_ready:
+            self.query_one(PortfolioPane).recolor()
             self.post_message(PortfolioDirty())
 
     # ------------------------------------------------------------------ engine
@@ -323,15 +328,20 @@ class DeskApp(App[None]):
     @on(PortfolioDirty)
     def refresh_portfolio(self) -> None:
         """Apply pending endpoint changes to every pane (one batch)."""
-        if not self.desk_ready:
+        if not self.desk_ready or self._engine_closed or self._active_pane() is None:
             return
         started = time.perf_counter()
         names = None if self._all_dirty else set(self._dirty)
         self._dirty.clear()
         self._all_dirty = False
         views = self.desk.endpoints()
+        active = self._active_pane()
         with self.batch_update():
-            self.query_one(PortfolioPane).update_rows(views, names)
+            if active == "portfolio" or self._portfolio_rows == 0:
+                self.query_one(PortfolioPane).update_rows(views, names)
+                self._portfolio_rows = len(views)
+            else:  # hidden: catch up in one go when it is shown again
+                self._portfolio_stale = True
             self.query_one(Ticker).update_figures(self, views)
             for screen in self.screen_stack:
                 refresh = getattr(screen, "refresh_from_desk", None)
@@ -350,10 +360,17 @@ class DeskApp(App[None]):
         self.refresh_seconds += took
         self.refresh_max = max(self.refresh_max, took)
 
+    def _active_pane(self) -> str | None:
+        """The pane on show; None while the app is starting or closing."""
+        try:
+            return self.query_one("#panes", TabbedContent).active
+        except NoMatches:
+            return None
+
     @on(LogDirty)
     def refresh_log(self) -> None:
         """New log entries: drawn now when the log pane shows, else when it is opened."""
-        if self.query_one("#panes", TabbedContent).active == "log":
+        if self._active_pane() == "log" and not self._engine_closed:
             self.query_one(AlertsPane).refresh_entries()
 
     @on(TabbedContent.TabActivated, "#panes")
@@ -361,6 +378,10 @@ class DeskApp(App[None]):
         pane = event.pane.id
         if pane == "log":
             self.query_one(AlertsPane).refresh_entries()
+        elif pane == "portfolio" and self._portfolio_stale:
+            self._portfolio_stale = False
+            self._all_dirty = True
+            self.refresh_portfolio()
         elif pane == "terminal" and self.desk_ready:
             self.query_one(TerminalPane).endpoints_changed(self.desk.endpoints())
 

@@ -174,6 +174,7 @@ class PortfolioPane(Vertical):
         self._raw: dict[str, dict[str, Any]] = {}
         self._order: list[str] = []
         self._shown_total = 0
+        self._restore_cursor: str | None = None
 
     @property
     def desk_app(self) -> DeskApp:
@@ -233,7 +234,8 @@ class PortfolioPane(Vertical):
             if self._matches(v):
                 wanted[v.name] = v
         self._shown_total = len(views)
-        cursor_key = self.selected_name()
+        cursor_key = self.selected_name() or self._restore_cursor
+        self._restore_cursor = None
         added = False
         changed_sort = False
         for name in [n for n in self._raw if n not in wanted]:
@@ -268,7 +270,8 @@ class PortfolioPane(Vertical):
         self._update_chrome()
 
     def recolor(self) -> None:
-        """Force every cell to be re-rendered (theme changed)."""
+        """Force every cell to be re-rendered (theme changed); the cursor stays put."""
+        self._restore_cursor = self.selected_name()
         self._raw.clear()
         self.table.clear()
 

@@ -357,3 +357,26 @@ async def test_the_desk_that_cannot_open_says_why(home: Any) -> None:
         )
         assert not app.desk_ready
         assert "Traceback" not in " ".join(notes(app))
+
+
+async def test_palette_commands_and_theme_toggle(settings: Settings, sim: SimServer) -> None:
+    app = DeskApp(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await opened(pilot, app)
+        await add_endpoint(app.desk, "shade", sim.url)
+        await wait_for(pilot, lambda: rows(app) == ["shade"])
+        before = cell_text(app, "shade", "state")
+        dark = app.current_theme.dark
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: app.current_theme.dark != dark)
+        await wait_for(pilot, lambda: rows(app) == ["shade"])
+        assert cell_text(app, "shade", "state") == before  # same words, new colours
+        table = app.query_one("#portfolio-table", DataTable)
+        state_cell = table.get_cell("shade", "state")
+        assert str(state_cell.style) == app.role_colors()["success"]
+        await pilot.press("ctrl+p")
+        await pilot.press(*"remove the demo")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("removed 0 demo" in n for n in notes(app)))
+        assert rows(app) == ["shade"]  # a real endpoint is never touched by the demo
