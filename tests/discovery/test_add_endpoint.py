@@ -136,3 +136,22 @@ def test_cli_login_wall_is_explained(thread_pages: ChatPagesServer) -> None:
     data = json.loads(res.output[res.output.index("{") :])
     assert data["spec"]["username"] == "env:FX_USER" and "s3cret" not in res.output
     assert data["discovery"]["confidence"] > 0.5
+
+
+async def test_add_endpoint_on_an_api_uses_the_key_variable_the_description_names(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from endpoint_desk.sim import SimConfig, SimServer
+
+    monkeypatch.setenv("TEAM_SIM_API_KEY", "sk-team-sim-123")
+    async with SimServer(SimConfig(api_key="sk-team-sim-123", models=["m1"])) as sim:
+        result = await add_endpoint_async(
+            url=sim.url, description="Team Sim API, key in TEAM_SIM_API_KEY", desk=desk
+        )
+        spec = result.view.spec
+        assert result.name == "team" and spec.kind != EndpointKind.WEB_CHAT
+        assert spec.api_key == "env:TEAM_SIM_API_KEY" and spec.note.startswith("Team Sim")
+        assert result.discovery is None and "m1" in spec.models
+        reply = await desk.chat(ChatRequest.from_text("hi"), endpoint=result.name)
+        assert reply.content == "Echo: hi"
+        assert "sk-team-sim-123" not in json.dumps(result.to_dict())
