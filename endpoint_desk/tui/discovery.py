@@ -3,6 +3,7 @@ A scan lists what ``desk scan`` finds on this machine, ready to add."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import time
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -95,6 +97,9 @@ class DiscoveryPane(Vertical):
             with Horizontal(id="d-row"):
                 yield Input(placeholder="API key (optional)", password=True, id="d-key")
                 yield Input(placeholder="name (optional)", id="d-name")
+            with Horizontal(id="d-cred"):
+                yield Input(placeholder="login for the page (optional)", id="d-user")
+                yield Input(placeholder="password (optional)", password=True, id="d-pass")
             with Horizontal(id="d-buttons"):
                 yield Button("Detect", id="d-detect", variant="primary")
                 yield Button("Save and start", id="d-save", variant="success", disabled=True)
@@ -108,6 +113,7 @@ class DiscoveryPane(Vertical):
         table.add_columns("Found", "Kind", "Where", "Models")
         table.display = False
         self.query_one("#d-review").display = False
+        self.query_one("#d-cred").display = False
         self.query_one("#d-steps", RichLog).border_title = "steps"
 
     def focus_default(self) -> None:
@@ -132,7 +138,9 @@ class DiscoveryPane(Vertical):
         line = Text.assemble((f"{stamp} ", role_color(colors, "muted")))
         line.append(f"{word:>6} ", style=f"bold {role_color(colors, role)}")
         line.append(text)
-        self.query_one("#d-steps", RichLog).write(line)
+        log = self.query_one("#d-steps", RichLog)
+        log.write(line)
+        log.scroll_visible(animate=False)
 
     # ------------------------------------------------------------------ detect
 
@@ -183,42 +191,64 @@ class DiscoveryPane(Vertical):
         )
 
     async def _webchat(self, url: str, det: Any) -> None:
-        """A web chat page: hand it to the web chat discovery when this build has it."""
-        if not module_available(WEBCHAT_MODULE):
+        """A web chat page: the engine's web chat discovery drives it in a browser, and
+        each of its steps shows here as it finishes."""
+        self.query_one("#d-cred").display = True
+        try:
+            api = importlib.import_module("endpoint_desk.engine.api")
+            configure = api.configure_web_chat_for
+        except (ImportError, AttributeError):
+            configure = None
+        if configure is None or not module_available(WEBCHAT_MODULE):
             self.step(
                 "this looks like a web page; configuring web chat pages needs the web chat "
                 "discovery (endpoint_desk.discovery.webchat), which is not in this build yet",
                 "warn",
             )
             return
-        module = importlib.import_module(WEBCHAT_MODULE)
-        fn = getattr(module, "discover", None) or getattr(module, "analyze", None)
-        if fn is None:
-            self.step("the web chat discovery has no discover() entry point", "fail")
-            return
-        self.step("driving the page in a headless browser (this takes a while)…")
+        app = self.desk_app
+        name = slugify(self.query_one("#d-name", Input).value.strip() or default_name(url))
+        user = self.query_one("#d-user", Input).value.strip()
+        password = self.query_one("#d-pass", Input).value
+        refs: list[str] = []
         try:
-            outcome = await fn(url)
+            user_ref = pass_ref = None
+            if user and password:
+                user_ref = app.desk.store_secret(name, "username", user)
+                pass_ref = app.desk.store_secret(name, "password", password)
+                refs = [user_ref, pass_ref]
+
+            def progress(step: Any) -> None:
+                took = f" ({step.ms:.0f} ms)" if getattr(step, "ms", 0) else ""
+                self.step(f"{step.name}: {step.detail}{took}", "ok" if step.ok else "fail")
+
+            self.step("a headless browser works the page out (this takes a while)…")
+            outcome = await configure(
+                app.desk, url, name=name, username=user_ref, password=pass_ref, progress=progress
+            )
         except DeskError as exc:
+            for ref in refs:
+                with contextlib.suppress(DeskError):
+                    app.desk.secrets.delete(ref)
             self.step(exc.one_line(), "fail")
+            if exc.kind == "login_required" or "login" in exc.title.lower():
+                self.step("fill the login and password above, then Detect again", "warn")
             return
-        spec = getattr(outcome, "spec", None) or (
-            outcome if isinstance(outcome, EndpointSpec) else None
-        )
+        spec: EndpointSpec = outcome.spec
         evidence = [str(x) for x in getattr(outcome, "evidence", []) or []]
-        for line in evidence:
-            self.step(line, "ok")
-        confidence = str(getattr(outcome, "confidence", "medium"))
-        found = Found(
-            EndpointKind.WEB_CHAT,
-            spec.base_url if spec else url,
-            list(spec.models) if spec else [],
-            evidence or list(det.evidence),
-            confidence,
-            options=dict(spec.options) if spec else {},
-            spec=spec,
+        confidence = getattr(outcome, "confidence", None)
+        label = f"{confidence:.0%}" if isinstance(confidence, float) else str(confidence)
+        self.show_found(
+            Found(
+                EndpointKind.WEB_CHAT,
+                spec.base_url,
+                list(spec.models),
+                evidence or list(det.evidence),
+                label,
+                options=dict(spec.options),
+                spec=spec,
+            )
         )
-        self.show_found(found)
 
     def show_found(self, found: Found) -> None:
         """Show what was found for review and enable saving."""
@@ -228,14 +258,15 @@ class DiscoveryPane(Vertical):
             name_box.value = default_name(found.base_url)
         lines = [
             f"[b]kind[/b] {found.kind.value}   [b]confidence[/b] {found.confidence}",
-            f"[b]base URL[/b] {found.base_url}",
+            f"[b]base URL[/b] {escape(found.base_url)}",
             f"[b]models[/b] {models_summary(found.models, 60)}",
         ]
         if found.api_key_ref:
             lines.append(f"[b]key[/b] {found.api_key_ref}")
-        selectors = found.options.get("selectors") if found.options else None
-        if selectors:
-            lines.append(f"[b]selectors[/b] {selectors}")
+        for key in ("input", "send", "assistant", "new_chat"):
+            value = found.options.get(key) if found.options else None
+            if value:
+                lines.append(f"[b]{key}[/b] {escape(str(value))}")
         lines.append("Check the name, then [b]Save and start[/b] (ctrl+s).")
         review = self.query_one("#d-review", Static)
         review.update("\n".join(lines))
@@ -271,7 +302,10 @@ class DiscoveryPane(Vertical):
                 ref = desk.store_secret(name, "api_key", key)
                 stored = True
             if found.spec is not None:
-                spec = found.spec.model_copy(update={"name": name, "api_key": ref})
+                update: dict[str, Any] = {"name": name}
+                if ref:
+                    update["api_key"] = ref
+                spec = found.spec.model_copy(update=update)
             else:
                 spec = EndpointSpec(
                     name=name,

@@ -380,3 +380,30 @@ async def test_palette_commands_and_theme_toggle(settings: Settings, sim: SimSer
         await pilot.press("enter")
         await wait_for(pilot, lambda: any("removed 0 demo" in n for n in notes(app)))
         assert rows(app) == ["shade"]  # a real endpoint is never touched by the demo
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+async def test_add_a_web_chat_page_through_the_discovery_pane(settings: Settings) -> None:
+    from endpoint_desk.sim.chatpages import ChatPagesServer
+
+    app = DeskApp(settings)
+    async with ChatPagesServer() as pages, app.run_test(size=(100, 40)) as pilot:
+        await opened(pilot, app)
+        app.action_pane("discovery")
+        url = pages.url_for("textarea", delay=0.01)
+        app.query_one("#d-url", Input).value = url
+        app.query_one("#d-name", Input).value = "page-chat"
+        pane = app.query_one(DiscoveryPane)
+        pane.action_detect()
+        await wait_for(pilot, lambda: pane.found is not None, timeout=150, what="web chat")
+        steps = "\n".join(
+            "".join(seg.text for seg in line) for line in app.query_one("#d-steps").lines
+        )
+        assert "headless browser" in steps
+        review = str(app.query_one("#d-review", Static).render())
+        assert "web_chat" in review and "confidence" in review
+        pane.action_save()
+        await wait_for(pilot, lambda: "page-chat" in rows(app), timeout=60, what="saved")
+        record = await app.desk.store.get_endpoint("page-chat")
+        assert record.spec.kind is EndpointKind.WEB_CHAT and record.spec.options
