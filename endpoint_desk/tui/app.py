@@ -108,6 +108,7 @@ class DeskApp(App[None]):
         self._flush_scheduled = False
         self._colors_cache: dict[str, dict[str, str]] = {}
         self._portfolio_stale = False
+        self._toasted: dict[tuple[str, str], float] = {}
         self._portfolio_rows = 0
         self._log_pending = False
         self._engine_closed = False
@@ -246,10 +247,24 @@ class DeskApp(App[None]):
                 self._log_pending = True
                 if entry.kind != "request":
                     self._schedule_flush()
-            if entry is not None and entry.kind == "alert" and entry.level == "error":
-                self.notify(entry.message, title=entry.endpoint, severity="error", timeout=6)
+            if entry is not None and entry.kind == "alert" and entry.level in ("warning", "error"):
+                self._toast_alert(entry.endpoint, entry.message, entry.level)
 
     FLUSH_SECONDS = 0.25
+    TOAST_EVERY = 30.0
+
+    def _toast_alert(self, endpoint: str, message: str, level: str) -> None:
+        """A toast for an alert, at most one per endpoint and title every TOAST_EVERY s
+        (the log keeps every one)."""
+        key = (endpoint, message.partition(":")[0])
+        now = time.monotonic()
+        if now - self._toasted.get(key, -1e9) < self.TOAST_EVERY:
+            return
+        self._toasted[key] = now
+        if level == "error":
+            self.notify(message, title=endpoint, severity="error", timeout=6)
+        else:
+            self.notify(message, title=endpoint, severity="warning", timeout=6)
 
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
