@@ -313,15 +313,16 @@ class DetailScreen(Screen[None]):
         plt = suc.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("success rate (%) per minute")
+        plt.title("success rate (%) per minute; x: minutes ago")
         buckets: dict[int, list[bool]] = {}
         for r in reqs:
-            buckets.setdefault(int((r.ts - now) // 60), []).append(r.status == "ok")
+            buckets.setdefault(-int((now - r.ts) // 60), []).append(r.status == "ok")
         if buckets:
             xs = sorted(buckets)
             ys = [100.0 * sum(buckets[x]) / len(buckets[x]) for x in xs]
-            plt.plot(xs, ys, marker="braille")
+            plt.bar(xs, ys, width=0.6)
             plt.ylim(0, 100)
+            plt.xlim(min(-5, xs[0]) - 0.5, 0.5)
         suc.refresh()
 
     # ------------------------------------------------------------------ form
