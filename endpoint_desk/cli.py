@@ -108,6 +108,28 @@ def _default_name(url: str) -> str:
     return slugify(labels[0] if labels else host)
 
 
+def _parse_options(text: str | None) -> dict[str, Any]:
+    """``--options``: a JSON object, inline or ``@path`` to a file."""
+    if not text:
+        return {}
+    source = "--options"
+    if text.startswith("@"):
+        path = os.path.expanduser(text[1:])
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise BadRequest(f"cannot read --options file {path}: {exc.strerror or exc}") from None
+        source = path
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"{source} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"{source} must be a JSON object")
+    return data
+
+
 def _parse_map(items: list[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for item in items:
@@ -143,6 +165,13 @@ def add(
     no_prove: Annotated[bool, typer.Option("--no-prove", help="Save without a live call.")] = False,
     stopped: Annotated[bool, typer.Option("--off", help="Save it switched OFF.")] = False,
     note: Annotated[str, typer.Option("--note", help="A note kept with the endpoint.")] = "",
+    options: Annotated[
+        str | None,
+        typer.Option(
+            "--options",
+            help="Adapter settings as JSON, inline or @file.json (template, web chat selectors).",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     username_env: Annotated[
         str | None,
@@ -168,6 +197,7 @@ def add(
         prove=not no_prove,
         start=not stopped,
         note=note,
+        options=_parse_options(options),
         json_out=json_out,
         username_env=username_env,
         password_env=password_env,
@@ -190,6 +220,7 @@ class AddOptions:
     prove: bool = True
     start: bool = True
     note: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
     json_out: bool = False
     username_env: str | None = None
     password_env: str | None = None
@@ -243,7 +274,7 @@ async def _add(opts: AddOptions) -> None:
             ep_kind, base_url = det.kind, det.base_url
             evidence.extend(det.evidence)
             models = models or det.models
-        if ep_kind == EndpointKind.WEB_CHAT:
+        if ep_kind == EndpointKind.WEB_CHAT and not {"input", "assistant"} <= set(opts.options):
             await _add_web_chat(desk, opts, ep_name, base_url, evidence)
             return
         if opts.api_key and not key_ref:
@@ -257,6 +288,7 @@ async def _add(opts: AddOptions) -> None:
                 models=models,
                 model_mapping=mapping,
                 note=opts.note,
+                options=opts.options,
             )
         except ValueError as exc:
             raise BadRequest(f"invalid endpoint: {_first_error(exc)}") from None

@@ -17,7 +17,8 @@ SECRET = "sk-sim-secret-key-0123456789"
 def desk(
     *args: str, env: dict[str, str] | None = None, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
+    root = str(Path(__file__).resolve().parents[2])
+    full_env = {**os.environ, "PYTHONPATH": root, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "endpoint_desk", *args],
         capture_output=True,
@@ -158,3 +159,26 @@ def test_usage_errors_do_not_trace(desk_home: Path, args: list[str]) -> None:
     proc = desk(*args)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
+
+
+def test_options_configure_a_template_endpoint(desk_home: Path, sim_url: str) -> None:
+    template = {
+        "template": {
+            "url": "/custom/generate",
+            "body": {"input": "{{prompt}}", "model": "{{model}}"},
+            "response": "output.text",
+            "usage": {"input": "meta.tokens.in", "output": "meta.tokens.out"},
+        }
+    }
+    path = desk_home.parent / "custom.json"
+    path.write_text(json.dumps(template))
+    ok("add", sim_url, "--name", "custom", "--kind", "template", "--options", f"@{path}")
+    [ep] = portfolio()
+    assert ep["spec"]["options"] == template
+    result = json.loads(ok("test", "custom", "templated", "--json", "--model", "sim-model").stdout)
+    assert result["response"]["content"] == "Echo: templated"
+    assert result["usage"]["estimated"] is False
+    fails("add", sim_url, "--name", "c2", "--kind", "template", "--options", "{", words="JSON")
+    fails("add", sim_url, "--name", "c3", "--options", "@/no/such.json", words="cannot read")
+    fails("add", sim_url, "--name", "c4", "--options", "[1]", words="JSON object")
+    assert len(portfolio()) == 1
