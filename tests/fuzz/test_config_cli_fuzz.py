@@ -191,11 +191,12 @@ def _portfolio(runner: CliRunner) -> list[Any]:
     return list(json.loads(res.stdout))
 
 
-def _secrets(home: Path) -> bytes | None:
+def _secrets(home: Path) -> dict[str, Any]:
+    """The names stored in the secret file (none when there is no file)."""
     from endpoint_desk.core.paths import get_paths
 
     path = get_paths().secrets_file
-    return path.read_bytes() if path.exists() else None
+    return dict(json.loads(path.read_bytes()).get("secrets", {})) if path.exists() else {}
 
 
 @given(args=add_args())
