@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
@@ -42,7 +44,6 @@ from endpoint_desk.core.models import (
     EndpointState,
     ProbeResult,
     Usage,
-    new_id,
     slugify,
 )
 from endpoint_desk.core.paths import Paths, get_paths
@@ -67,6 +68,16 @@ from endpoint_desk.store.repo import Store
 from endpoint_desk.store.secrets import SecretStore
 
 log = logging.getLogger(__name__)
+
+_RID_PREFIX = "chatcmpl-" + secrets.token_hex(6)
+_rid_counter = itertools.count(int.from_bytes(secrets.token_bytes(3), "big"))
+
+
+def _request_id() -> str:
+    """A request id shaped like ``new_id()`` (``chatcmpl-`` and 24 hex digits), far
+    cheaper than a uuid4 per attempt: a random per-process prefix and a counter. Ids of
+    one process sort in issue order, so the request log's primary key grows at its end."""
+    return f"{_RID_PREFIX}{next(_rid_counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 class ChatStream:
@@ -732,7 +743,7 @@ class Desk:
             except DeskError as exc:
                 self._judge(pos, exc)
                 raise
-        req = replace(request, model=upstream_model)
+        req = request if request.model == upstream_model else replace(request, model=upstream_model)
         timeout = pos.spec.limits.timeout_seconds
         ttft: float | None = None
         parts: list[str] = []
@@ -741,19 +752,23 @@ class Desk:
         pos.metrics.in_flight += 1
         ok = False
         error: DeskError | None = None
-        rid = new_id()
+        rid = _request_id()
         it = adapter.chat(req).__aiter__()
+        watch = _Silence(timeout)
         try:
             while True:
+                watch.resume()
                 try:
-                    async with asyncio.timeout(timeout):
-                        chunk = await it.__anext__()
+                    chunk = await it.__anext__()
                 except StopAsyncIteration:
                     break
-                except TimeoutError as exc:
-                    raise UpstreamTimeout(
-                        f"{pos.name} sent nothing for {timeout:g} s", endpoint=pos.name
-                    ) from exc
+                except (TimeoutError, asyncio.CancelledError) as exc:
+                    if isinstance(exc, TimeoutError) or watch.expired():
+                        raise UpstreamTimeout(
+                            f"{pos.name} sent nothing for {timeout:g} s", endpoint=pos.name
+                        ) from exc
+                    raise
+                watch.pause()
                 if chunk.delta:
                     if ttft is None:
                         ttft = (time.perf_counter() - t0) * 1000
@@ -773,6 +788,7 @@ class Desk:
             error = UpstreamError(f"{pos.name}: {type(exc).__name__}: {exc}", endpoint=pos.name)
             raise error from exc
         finally:
+            watch.close()
             with contextlib.suppress(Exception):
                 await it.aclose()  # type: ignore[attr-defined]
             pos.metrics.in_flight -= 1
@@ -872,6 +888,60 @@ class Desk:
 
 class _Stop(Exception):
     """Ends the runner's task group."""
+
+
+class _Silence:
+    """The per-chunk timeout of an attempt, cheaply: one timer for the whole attempt
+    instead of an ``asyncio.timeout`` (a timer scheduled and cancelled) per chunk.
+
+    Between ``resume()`` (awaiting the upstream) and ``pause()`` (a chunk came) the
+    clock runs; the timer, when it fires, looks at how long the current wait has lasted
+    and either cancels the task (``expired()`` then says so) or sleeps until the wait
+    could reach ``timeout``. While paused (the consumer holds a chunk) nothing expires.
+    """
+
+    __slots__ = ("_cancelling", "_fired", "_handle", "_loop", "_since", "_task", "_timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._timeout = timeout
+        self._fired = False
+        self._since: float | None = None
+        self._handle = self._loop.call_at(self._loop.time() + timeout, self._check)
+
+    def resume(self) -> None:
+        """The attempt waits for the upstream again (in the task now iterating it)."""
+        task = asyncio.current_task()
+        if task is not self._task and task is not None:
+            self._task = task
+            self._cancelling = task.cancelling()
+        self._since = self._loop.time()
+
+    def pause(self) -> None:
+        """A chunk came: the clock stops while the consumer has it."""
+        self._since = None
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self._since
+        if since is not None and now - since >= self._timeout:
+            self._fired = True
+            self._task.cancel()
+        else:
+            base = now if since is None else since
+            self._handle = self._loop.call_at(base + self._timeout, self._check)
+
+    def expired(self) -> bool:
+        """After a ``CancelledError``: whether it was this timeout (and only it) that
+        cancelled the task; if so the cancellation is withdrawn."""
+        return self._fired and self._task.uncancel() <= self._cancelling
+
+    def close(self) -> None:
+        self._handle.cancel()
 
 
 def _fails_over(exc: DeskError) -> bool:
