@@ -13,7 +13,7 @@ from pydantic.fields import FieldInfo
 
 sys.path.insert(0, ".")
 
-from endpoint_desk.core.config import Settings  # noqa: E402
+from endpoint_desk.core.config import Settings
 
 HEADER = """\
 # endpoint-desk settings: every setting with its default.

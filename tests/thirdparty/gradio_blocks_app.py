@@ -22,7 +22,7 @@ from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
 WORD_DELAY = float(os.environ.get("GRADIO_WORD_DELAY", "0.04"))
 
