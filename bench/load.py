@@ -263,17 +263,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for i in range(args.concurrency)
             ]
             samples: list[tuple[float, int]] = []
+            lags: list[tuple[float, int]] = []
+            db_path = next(iter(home.rglob("*.sqlite3")), None)
             while not all(t.done() for t in tasks):
                 await asyncio.sleep(1.0)
                 rss = serve.rss_kib()
                 rss_peak = max(rss_peak, rss)
                 samples.append((round(time.monotonic() - t0, 1), rss))
-                if args.progress and len(samples) % 30 == 0:
-                    print(
-                        f"  {samples[-1][0]:.0f} s: {len(tally.latencies)} answers, "
-                        f"rss {rss / 1024:.1f} MiB",
-                        flush=True,
-                    )
+                if len(samples) % 30 == 0:
+                    # how far the write-behind request log is behind the answers
+                    answered = len(tally.latencies) + len(warm.latencies)
+                    stored = _count_rows(db_path)
+                    lag = answered - stored if stored >= 0 else -1
+                    lags.append((samples[-1][0], lag))
+                    if args.progress:
+                        print(
+                            f"  {samples[-1][0]:.0f} s: {len(tally.latencies)} answers, "
+                            f"rss {rss / 1024:.1f} MiB, log behind by ~{lag} rows",
+                            flush=True,
+                        )
             await asyncio.gather(*tasks)
             wall = time.monotonic() - t0
             rss_after = serve.rss_kib()
@@ -329,6 +337,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "growth": round((rss_after - rss_before) / 1024, 1),
             },
             shutdown_exit_code=code,
+            rss_samples_mib=[(t, round(r / 1024, 1)) for t, r in samples[29::30]],
+            log_lag_samples=lags,
             request_log={
                 "answers_incl_warmup": total,
                 "ok_answers": ok_answers,
@@ -359,6 +369,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             report["folder"] = str(tmp)
+
+
+def _count_rows(db: Path | None) -> int:
+    """Rows in the request log now (a read-only look at the live database), or -1."""
+    if db is None:
+        return -1
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as c:
+            return int(c.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+    except sqlite3.Error:
+        return -1
 
 
 def _metric(text: str, name: str) -> float | None:
