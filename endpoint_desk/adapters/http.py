@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -67,8 +68,10 @@ async def close_shared_session() -> None:
         _SESSIONS.pop(other, None)
 
 
+@functools.lru_cache(maxsize=64)
 def timeout_for(seconds: float) -> aiohttp.ClientTimeout:
-    """Connect and per-read limits; the engine bounds the whole request."""
+    """Connect and per-read limits; the engine bounds the whole request. (Immutable,
+    so one object per value is shared by every request.)"""
     return aiohttp.ClientTimeout(total=None, connect=min(10.0, seconds), sock_read=seconds)
 
 

@@ -915,7 +915,7 @@ class _Silence:
 
     def resume(self) -> None:
         """The attempt waits for the upstream again (in the task now iterating it)."""
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         if task is not self._task and task is not None:
             self._task = task
             self._cancelling = task.cancelling()

@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib.util import find_spec
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -577,8 +578,15 @@ class Store:
         health: Sequence[HealthRecord],
     ) -> None:
         if requests:
-            rows = [_request_row(r) for r in requests]
-            await conn.execute(self._insert(REQUESTS).on_conflict_do_nothing(), rows)
+            if self._pg:
+                rows = [_request_row(r) for r in requests]
+                await conn.execute(self._insert(REQUESTS).on_conflict_do_nothing(), rows)
+            else:
+                # SQLite: one prepared statement fed plain tuples (no per-row dicts,
+                # compiling or type processing on the event loop's thread).
+                await conn.exec_driver_sql(
+                    _SQLITE_INSERT_REQUESTS, [_request_tuple(r) for r in requests]
+                )
         if health:
             hrows = [
                 {
@@ -774,6 +782,16 @@ class Store:
             )
             if result.rowcount == 0:
                 raise NotFound(f"no pattern with id {id}")
+
+
+_REQUEST_COLUMNS = tuple(c.name for c in REQUESTS.columns)
+_SQLITE_INSERT_REQUESTS = (
+    f"INSERT OR IGNORE INTO requests ({', '.join(_REQUEST_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_REQUEST_COLUMNS))})"
+)
+_request_tuple: Callable[[RequestRecord], tuple[Any, ...]] = attrgetter(*_REQUEST_COLUMNS)
+"""A request record as the row ``_SQLITE_INSERT_REQUESTS`` takes (the table's columns,
+in order, are ``RequestRecord``'s fields)."""
 
 
 def _request_row(r: RequestRecord) -> dict[str, Any]:
