@@ -130,10 +130,23 @@ class Recorder:
             while self._pending:
                 n = min(self.batch_size, len(self._pending))
                 batch = [self._pending.popleft() for _ in range(n)]
-                if not await self._write(batch):
+                if not await self._write_through_cancel(batch):
                     self._requeue(batch)
                     return False
             return True
+
+    async def _write_through_cancel(self, batch: list[Item]) -> bool:
+        """Write one batch. A cancellation (the engine stopping) waits for the
+        transaction in progress to end, committed or rolled back, before it propagates:
+        a cancelled write would lose its batch and could leave the database locked, so
+        that the final flush of ``aclose()`` fails too."""
+        write = asyncio.ensure_future(self._write(batch))
+        try:
+            return await asyncio.shield(write)
+        except asyncio.CancelledError:
+            if not await write:
+                self._requeue(batch)
+            raise
 
     async def _write(self, batch: list[Item]) -> bool:
         requests = [i for i in batch if isinstance(i, RequestRecord)]
