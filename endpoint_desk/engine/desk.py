@@ -904,7 +904,7 @@ class _Silence:
 
     def __init__(self, timeout: float) -> None:
         self._loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         assert task is not None
         self._task = task
         self._cancelling = task.cancelling()
