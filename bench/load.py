@@ -272,7 +272,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 samples.append((round(time.monotonic() - t0, 1), rss))
                 if len(samples) % 30 == 0:
                     # how far the write-behind request log is behind the answers
-                    answered = len(tally.latencies) + len(warm.latencies)
+                    answered = warm.ok_plain + warm.ok_streams + tally.ok_plain + tally.ok_streams
                     stored = _count_rows(db_path)
                     lag = answered - stored if stored >= 0 else -1
                     lags.append((samples[-1][0], lag))
@@ -372,12 +372,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _count_rows(db: Path | None) -> int:
-    """Rows in the request log now (a read-only look at the live database), or -1."""
+    """``ok`` rows in the request log now (a read-only look at the live database), or -1."""
     if db is None:
         return -1
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as c:
-            return int(c.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+            row = c.execute("SELECT COUNT(*) FROM requests WHERE status = 'ok'").fetchone()
+            return int(row[0])
     except sqlite3.Error:
         return -1
 
