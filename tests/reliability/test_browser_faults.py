@@ -63,8 +63,8 @@ def chromium_pids() -> list[int]:
         try:
             with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open(f"/proc/{entry}/cmdline", "rb") as raw:
+                cmd = raw.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
         parents[int(entry)] = int(fields[1])
