@@ -164,6 +164,7 @@ class SecretStore:
         self._use_keyring = use_keyring
         self._keyring_ok: bool | None = None
         self.redactor = redactor if redactor is not None else default_redactor
+        self._file_cache: tuple[tuple[object, ...], dict[str, str]] | None = None
         self._lock = threading.Lock()
 
     # ---- references --------------------------------------------------------------
@@ -323,7 +324,19 @@ class SecretStore:
     # ---- the 0600 file -----------------------------------------------------------------
 
     def _read_file(self) -> dict[str, str]:
+        """The secrets file's contents; re-read only when the file changed (one ``stat``
+        per request instead of a read and a JSON parse, and rotation still shows)."""
         path = self.paths.secrets_file
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read secrets file {path}: {exc.strerror or exc}") from None
+        stamp = (str(path), st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode)
+        cached = self._file_cache
+        if cached is not None and cached[0] == stamp:
+            return dict(cached[1])
         try:
             raw = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -338,7 +351,9 @@ class SecretStore:
         secrets = data.get("secrets") if isinstance(data, dict) else None
         if not isinstance(secrets, dict):
             raise ConfigError(f"secrets file {path} has no 'secrets' object")
-        return {str(k): str(v) for k, v in secrets.items()}
+        values = {str(k): str(v) for k, v in secrets.items()}
+        self._file_cache = (stamp, values)
+        return dict(values)
 
     def _write_file(self, data: dict[str, str]) -> None:
         path = self.paths.secrets_file

@@ -255,3 +255,19 @@ def test_keyring_off_never_touches_it(memory_keyring: MemoryKeyring, paths: Path
     store = SecretStore(paths, use_keyring=False, redactor=SecretRedactor())
     assert store.put("k", SECRET) == "file:k"
     assert memory_keyring.data == {}
+
+
+def test_file_secrets_are_cached_but_rotation_shows(secrets: SecretStore, paths: Paths) -> None:
+    ref = secrets.put("ep.api_key", "first-value-0123456789")
+    assert secrets.resolve(ref) == "first-value-0123456789"
+    assert secrets.resolve(ref) == "first-value-0123456789"  # from the cache
+    secrets.put("ep.api_key", "second-value-0123456789")
+    assert secrets.resolve(ref) == "second-value-0123456789"
+    # a change made by another process (a new file) shows too
+    data = json.loads(paths.secrets_file.read_text())
+    data["secrets"]["ep.api_key"] = "third-value-0123456789xyz"
+    tmp = paths.secrets_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.chmod(0o600)
+    tmp.replace(paths.secrets_file)
+    assert secrets.resolve(ref) == "third-value-0123456789xyz"
