@@ -52,6 +52,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("DESK_API_KEY", "DATABASE_URL", "OPENAI_API_KEY", "DESK_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DESK_LOG__LEVEL", "DEBUG")
+    # the secret file is what this suite inspects: keep an OS keyring (if some earlier
+    # test or the machine provides one) out of it
+    monkeypatch.setattr("endpoint_desk.store.secrets._keyring_backend_works", lambda: False)
     return home
 
 
