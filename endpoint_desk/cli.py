@@ -628,8 +628,9 @@ def test(
             est = " (estimated)" if u.estimated else ""
             ttft = "-" if result.ttft_ms is None else f"{result.ttft_ms:.0f} ms"
             sys.stdout.write("\n")
+            model_name = result.model or "-"
             out.print(
-                f"[dim]-- {result.endpoint} · {result.model} · latency {result.latency_ms:.0f} ms"
+                f"[dim]-- {result.endpoint} · {model_name} · latency {result.latency_ms:.0f} ms"
                 f" · first token {ttft} · tokens {u.input_tokens} in / {u.output_tokens} out{est}"
                 f" · cost ${u.cost:.6f}[/dim]"
             )
