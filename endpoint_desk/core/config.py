@@ -45,6 +45,16 @@ class ServerSettings(_Section):
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body.")
     max_messages: int = Field(2048, ge=1, description="Most messages in one request.")
+    extra_fields: list[str] = Field(
+        default_factory=lambda: [
+            "top_k", "min_p", "typical_p", "repetition_penalty", "min_tokens",
+            "ignore_eos", "skip_special_tokens", "chat_template_kwargs", "enable_thinking",
+            "thinking", "reasoning", "provider", "transforms", "route", "models",
+            "safe_prompt", "random_seed", "extra_body",
+        ],
+        description="Top-level /v1 request fields passed on to upstreams besides OpenAI's "
+        "own (provider extensions); any other unknown field is refused with 400.",
+    )  # fmt: skip
 
 
 class RoutingSettings(_Section):

@@ -233,6 +233,18 @@ class ChatMessage:
 
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+OPENAI_CHAT_FIELDS = frozenset(
+    {
+        "model", "messages", "stream", "stream_options", "temperature", "top_p", "n",
+        "max_tokens", "max_completion_tokens", "stop", "presence_penalty",
+        "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "seed",
+        "response_format", "tools", "tool_choice", "parallel_tool_calls", "functions",
+        "function_call", "service_tier", "store", "metadata", "modalities", "audio",
+        "prediction", "reasoning_effort", "web_search_options", "verbosity",
+        "prompt_cache_key", "safety_identifier",
+    }
+)  # fmt: skip
+"""Every top-level field of OpenAI's chat completions request."""
 _KNOWN_FIELDS = frozenset(
     {
         "model",
@@ -269,14 +281,26 @@ class ChatRequest:
         return cls(messages=[ChatMessage("user", text)], model=model, **kw)
 
     @classmethod
-    def from_openai(cls, body: Any) -> ChatRequest:
+    def from_openai(cls, body: Any, *, extra_fields: frozenset[str] | None = None) -> ChatRequest:
         """Validate an OpenAI ``/v1/chat/completions`` body.
 
+        Args:
+            extra_fields: top-level fields accepted besides OpenAI's own (provider
+                extensions such as ``top_k``); any other field is refused. ``None``
+                accepts every field.
         Raises:
             BadRequest: with ``param`` naming the offending field.
         """
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object", param=None)
+        if extra_fields is not None:
+            for key in body:
+                if key not in OPENAI_CHAT_FIELDS and key != "cache" and key not in extra_fields:
+                    raise BadRequest(
+                        f"unknown field {str(key)[:60]!r}; provider extensions the desk "
+                        "passes on are listed in [server] extra_fields",
+                        param=str(key)[:60],
+                    )
         model = body.get("model", "")
         if not isinstance(model, str):
             raise BadRequest("'model' must be a string", param="model")

@@ -110,6 +110,7 @@ class Gateway:
         self.exporter = exporter
         server = desk.settings.server
         self.max_messages = server.max_messages
+        self.extra_fields = frozenset(server.extra_fields)
         self.cors = frozenset(server.cors_origins)
         self._count = exporter.collector.count_response
 
@@ -188,7 +189,7 @@ class Gateway:
                 400, f"the request body is not valid JSON ({exc})", code="invalid_json"
             )
         try:
-            creq = ChatRequest.from_openai(body)
+            creq = ChatRequest.from_openai(body, extra_fields=self.extra_fields)
         except BadRequest as exc:
             return error_response(400, exc.message, param=exc.param, code="invalid_request")
         if len(creq.messages) > self.max_messages:

@@ -306,9 +306,15 @@ def test_huge_and_non_finite_numbers_are_400(live: LiveDesk, raw: bytes) -> None
     assert live.requests_seen() == before
 
 
-def test_unknown_fields_pass_through_to_the_upstream(live: LiveDesk) -> None:
-    """Unknown top-level fields are provider extensions (``response_format``, vendor
-    flags): forwarded, not rejected, so existing OpenAI code keeps working."""
-    body = _chat(x_vendor_flag={"a": [1, 2]}, seed=7, logit_bias={"1": 2})
+def test_unknown_fields_are_400_and_known_ones_pass_through(live: LiveDesk) -> None:
+    """OpenAI's own fields and the configured provider extensions (``[server]
+    extra_fields``) are forwarded; any other top-level field is a 400 naming it."""
+    body = _chat(seed=7, logit_bias={"1": 2}, response_format={"type": "text"}, top_k=3)
     reply = live.request("POST", CHAT, orjson.dumps(body))
     assert reply.status == 200, reply.text
+    before = live.requests_seen()
+    reply = live.request("POST", CHAT, orjson.dumps(_chat(x_vendor_flag={"a": [1, 2]})))
+    assert reply.status == 400, reply.text
+    err = orjson.loads(reply.body)["error"]
+    assert err["param"] == "x_vendor_flag" and "extra_fields" in err["message"]
+    assert live.requests_seen() == before

@@ -128,3 +128,13 @@ def test_states_and_error_kinds() -> None:
         assert issubclass(cls, DeskError)
         err = cls("something\n went  wrong")
         assert err.one_line() == f"{cls.title}: something went wrong"
+
+
+def test_unknown_fields_are_refused_when_a_list_is_given() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "seed": 1, "top_k": 2}
+    assert ChatRequest.from_openai(body).extra == {"seed": 1, "top_k": 2}
+    req = ChatRequest.from_openai(body, extra_fields=frozenset({"top_k"}))
+    assert req.extra == {"seed": 1, "top_k": 2}
+    with pytest.raises(BadRequest) as info:
+        ChatRequest.from_openai(body, extra_fields=frozenset())
+    assert info.value.param == "top_k"
