@@ -140,14 +140,22 @@ async def test_sigkill_during_heavy_writes_loses_at_most_the_inflight_batch(
             assert integrity(home) == "ok"
             stored = request_ids(home)
             lost = answered - stored
-            recent = {rid for t, rid in load.done if t > killed_at - FLUSH_INTERVAL - 0.5}
-            # at most what arrived since the last flush (the in-flight batch) is lost
-            assert lost <= recent, f"{len(lost - recent)} older rows lost"
-            assert len(recent) < len(answered) / 2  # the window check means something
+            # What was written is a prefix: only the tail still waiting in the
+            # write-behind queue when the process died is lost, never an older row.
+            # (Client-side times are a little later than the desk's own and requests
+            # overlap, hence the slack.)
+            times = dict((rid, t) for t, rid in load.done)
+            newest_stored = max((times[r] for r in answered & stored), default=0.0)
+            older = {r for r in lost if times[r] < newest_stored - 0.5}
+            assert not older, f"{len(older)} rows older than the newest stored row lost"
+            tail = killed_at - min((times[r] for r in lost), default=killed_at)
+            # the tail is the write-behind queue: about one flush interval, longer only
+            # while the desk is saturated and its writer falls behind
+            assert tail < 5.0, f"the unwritten tail was {tail:.1f} s long"
+            assert len(lost) < len(answered) / 2, "the writer did not keep up at all"
             print(
                 f"\nSIGKILL: {len(answered)} answered, {len(stored)} rows stored, "
-                f"{len(lost)} lost ({len(recent)} answered in the last "
-                f"{FLUSH_INTERVAL + 0.5:g} s)"
+                f"{len(lost)} lost, all answered in the last {tail:.2f} s"
             )
 
             desk2, url2 = start_serve_process(home, log_name="serve2.log")
