@@ -878,6 +878,16 @@ class Desk:
 
     # ------------------------------------------------------------------ helpers
 
+    async def recent_requests(
+        self, name: str | None = None, limit: int = 100
+    ) -> list[RequestRecord]:
+        """The newest stored requests (of one endpoint, or of the whole desk)."""
+        return await self.store.recent_requests(name, limit=limit)
+
+    async def health_history(self, name: str, limit: int = 200) -> list[HealthRecord]:
+        """The newest stored health samples of one endpoint, oldest first."""
+        return await self.store.health_samples(name, limit=limit)
+
     def store_secret(self, endpoint: str, field: str, value: str) -> str:
         """Store a secret value for an endpoint; returns its reference."""
         return self.secrets.put(f"{endpoint}.{field}", value)

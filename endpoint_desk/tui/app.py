@@ -204,7 +204,7 @@ class DeskApp(App[None]):
     async def _load_history(self) -> None:
         """Fill the log with the newest stored requests (the same history as last time)."""
         try:
-            records = await self.desk.store.recent_requests(limit=200)
+            records = await self.desk.recent_requests(limit=200)
         except Exception as exc:  # history is nice to have, never fatal
             log.warning("cannot read request history: %s", exc)
             return

@@ -248,8 +248,8 @@ class DetailScreen(Screen[None]):
     async def _load(self) -> None:
         desk = self.desk_app.desk
         try:
-            requests = await desk.store.recent_requests(self.endpoint_name, limit=300)
-            health = await desk.store.health_samples(self.endpoint_name, limit=200)
+            requests = await desk.recent_requests(self.endpoint_name, limit=300)
+            health = await desk.health_history(self.endpoint_name, limit=200)
         except DeskError as exc:
             self.desk_app.show_error(exc, "Loading history")
             return
