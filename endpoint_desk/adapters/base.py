@@ -119,6 +119,16 @@ class Adapter(abc.ABC):
             return None
         return self._resolve(ref)
 
+    def bearer_json_headers(self) -> dict[str, str]:
+        """JSON headers with the API key as a bearer token and the spec's extra headers."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        key = self.secret(self.spec.api_key)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        if self.spec.headers:
+            headers.update(self.resolved_headers())
+        return headers
+
     def resolved_headers(self) -> dict[str, str]:
         """The spec's extra headers with secret references resolved."""
         out: dict[str, str] = {}

@@ -130,13 +130,7 @@ class OllamaAdapter(Adapter):
         self._think = bool(think) if think is not None else None
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = self.secret(self.spec.api_key)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        if self.spec.headers:
-            headers.update(self.resolved_headers())
-        return headers
+        return self.bearer_json_headers()
 
     def _on_error(self, model: str | None, what: str = "request") -> ErrorHook:
         return default_error_hook(self.spec.name, model, what)

@@ -91,13 +91,7 @@ class OpenAIAdapter(Adapter):
         self._models_url = self._root + "/models"
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = self.secret(self.spec.api_key)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        if self.spec.headers:
-            headers.update(self.resolved_headers())
-        return headers
+        return self.bearer_json_headers()
 
     async def list_models(self) -> list[str]:
         name = self.spec.name
