@@ -101,6 +101,14 @@ class StoreSettings(_Section):
     echo: bool = Field(False, description="Log every SQL statement (DB_ECHO=true).")
     flush_interval: float = Field(0.5, gt=0, description="Seconds between write-behind flushes.")
     batch_size: int = Field(500, ge=1)
+    sync_interval: float = Field(
+        2.0,
+        ge=0,
+        description=(
+            "Seconds between reads of the portfolio by a running desk (serve, TUI), "
+            "to pick up desk add/rm/start/stop from another terminal; 0 turns it off."
+        ),
+    )
 
 
 class BrowserSettings(_Section):

@@ -140,6 +140,9 @@ class Desk:
         self._stopping = asyncio.Event()
         self._opened = False
         self._lock = asyncio.Lock()
+        """Held while the portfolio (positions and their stored rows) changes."""
+        self._seen_specs: dict[str, str] = {}
+        """The stored spec JSON of each endpoint as the portfolio sync last saw it."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -197,7 +200,78 @@ class Desk:
             loops.append(self.health.run())
         if self.settings.health.webhook_url:
             loops.append(AlertWebhook(self.settings.health.webhook_url).run(self.bus))
+        if self.autostart and self.settings.store.sync_interval > 0:
+            loops.append(self._sync_loop(self.settings.store.sync_interval))
         return loops
+
+    async def _sync_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sync_portfolio()
+            except DeskError as exc:
+                log.warning("could not read the portfolio back: %s", exc.one_line())
+            except Exception:  # a bug must not stop the desk
+                log.warning("portfolio sync failed", exc_info=True)
+
+    async def sync_portfolio(self) -> list[str]:
+        """Pick up what another desk process (``desk add``, ``rm``, ``start``, ``stop``
+        in another terminal) changed in the stored portfolio: new endpoints join (and
+        start when enabled), removed ones leave, changed ones take their new
+        configuration, switched ON or OFF as stored. Runs every
+        ``store.sync_interval`` seconds in ``desk serve`` and the TUI.
+
+        Returns:
+            The names of the endpoints that changed here.
+        """
+        changed: list[str] = []
+        to_start: list[Position] = []
+        async with self._lock:
+            stored = await self.store.endpoint_specs()
+            for name in [n for n in self._positions if n not in stored]:
+                pos = self._positions.pop(name)
+                self._seen_specs.pop(name, None)
+                self.guards.pop(name, None)
+                await self._close_adapter(pos)
+                self.bus.publish(EndpointChanged(name, "removed", removed=True))
+                changed.append(name)
+            for name, raw in stored.items():
+                if self._seen_specs.get(name) == raw:
+                    continue
+                self._seen_specs[name] = raw
+                try:
+                    spec = EndpointSpec.model_validate_json(raw)
+                except ValueError as exc:
+                    log.warning("endpoint %s has an unreadable stored spec: %s", name, exc)
+                    continue
+                pos = self._positions.get(name)
+                if pos is None:
+                    rec = await self.store.get_endpoint(name)
+                    pos = Position(spec, rec.state, rec.state_reason, rec.state_until)
+                    self._positions[name] = pos
+                    self._publish_state(pos)
+                    if spec.enabled:
+                        to_start.append(pos)
+                    changed.append(name)
+                    continue
+                if spec == pos.spec:
+                    continue  # this desk's own write
+                was_enabled, pos.spec = pos.spec.enabled, spec
+                changed.append(name)
+                if was_enabled and not spec.enabled:
+                    await self._close_adapter(pos)
+                    await self._set_state(pos, EndpointState.OFF, "switched off")
+                elif spec.enabled and (not was_enabled or pos.opened):
+                    await self._close_adapter(pos)
+                    self._guard(pos).breaker.reset()
+                    to_start.append(pos)
+                else:
+                    self._publish_state(pos)
+        if self.autostart and to_start:
+            await asyncio.gather(*(self._start_position(p) for p in to_start))
+        if changed:
+            log.info("picked up portfolio changes from another desk: %s", ", ".join(changed))
+        return changed
 
     async def _seed_metrics(self) -> None:
         """Seed every position's metrics from the store, cheaply: one aggregate over the
@@ -320,9 +394,10 @@ class Desk:
         if not start:
             pos.spec = pos.spec.model_copy(update={"enabled": False})
         spec = pos.spec
-        await self.store.add_endpoint(spec, state=state)
-        pos.state = state
-        self._positions[spec.name] = pos
+        async with self._lock:
+            await self.store.add_endpoint(spec, state=state)
+            pos.state = state
+            self._positions[spec.name] = pos
         self._publish_state(pos)
         if start and not pos.opened:
             await self._start_position(pos)
@@ -359,8 +434,9 @@ class Desk:
             spec = EndpointSpec.model_validate(data)
         except ValueError as exc:
             raise ConfigError(f"invalid change to {name!r}: {exc}") from exc
-        await self.store.update_endpoint(spec)
-        pos.spec = spec
+        async with self._lock:
+            await self.store.update_endpoint(spec)
+            pos.spec = spec
         if pos.opened:
             await self._close_adapter(pos)
             if pos.state.serving:
@@ -371,12 +447,13 @@ class Desk:
     async def remove(self, name: str) -> None:
         pos = self._position(name)
         await self._close_adapter(pos)
-        await self.store.delete_endpoint(pos.name)
+        async with self._lock:
+            await self.store.delete_endpoint(pos.name)
+            self._positions.pop(pos.name, None)
         for ref in (pos.spec.api_key, pos.spec.password, pos.spec.username):
             if ref and ref.startswith(("file:", "keyring:")):
                 with contextlib.suppress(DeskError):
                     self.secrets.delete(ref)
-        del self._positions[pos.name]
         self.guards.pop(pos.name, None)
         self.bus.publish(EndpointChanged(pos.name, "removed", removed=True))
 
@@ -384,8 +461,9 @@ class Desk:
         """A person switches an endpoint ON."""
         pos = self._position(name)
         if not pos.spec.enabled:
-            pos.spec = pos.spec.model_copy(update={"enabled": True})
-            await self.store.update_endpoint(pos.spec)
+            async with self._lock:
+                pos.spec = pos.spec.model_copy(update={"enabled": True})
+                await self.store.update_endpoint(pos.spec)
         self._guard(pos).breaker.reset()
         await self._start_position(pos)
         return pos.view()
@@ -394,8 +472,9 @@ class Desk:
         """A person switches an endpoint OFF; it stays OFF until a person starts it."""
         pos = self._position(name)
         if pos.spec.enabled:
-            pos.spec = pos.spec.model_copy(update={"enabled": False})
-            await self.store.update_endpoint(pos.spec)
+            async with self._lock:
+                pos.spec = pos.spec.model_copy(update={"enabled": False})
+                await self.store.update_endpoint(pos.spec)
         await self._close_adapter(pos)
         await self._set_state(pos, EndpointState.OFF, "switched off")
         return pos.view()

@@ -15,6 +15,7 @@ loses a portfolio. A database written by a newer endpoint-desk is refused.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
@@ -27,6 +28,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from sqlalchemy import (
     URL,
@@ -248,9 +250,18 @@ class Store:
     masked URL and the reason) when the database cannot be read or written.
     """
 
-    def __init__(self, engine: AsyncEngine, where: str) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        where: str,
+        *,
+        path: Path | None = None,
+        busy_timeout_ms: int = 5000,
+    ) -> None:
         self._engine = engine
         self._where = where
+        self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self._closed = False
         self._pg = engine.dialect.name == "postgresql"
 
@@ -289,7 +300,7 @@ class Store:
             raise StoreError(f"cannot open database at {where}: {_reason(exc)}") from exc
         if engine.dialect.name == "sqlite":
             _install_sqlite_hooks(engine, busy_timeout_ms)
-        store = cls(engine, where)
+        store = cls(engine, where, path=path, busy_timeout_ms=busy_timeout_ms)
         try:
             await store._prepare()
         except BaseException:
@@ -441,6 +452,12 @@ class Store:
             rows = (await conn.execute(select(ENDPOINTS).order_by(ENDPOINTS.c.name))).all()
         return [self._endpoint(r) for r in rows]
 
+    async def endpoint_specs(self) -> dict[str, str]:
+        """Every endpoint's name and its spec as stored JSON (cheap: nothing parsed)."""
+        async with self._read() as conn:
+            rows = (await conn.execute(select(ENDPOINTS.c.name, ENDPOINTS.c.spec_json))).all()
+        return {name: raw for name, raw in rows}
+
     async def get_endpoint(self, name: str) -> EndpointRecord:
         """One endpoint by name.
 
@@ -545,6 +562,13 @@ class Store:
             await conn.execute(delete(ROLLUPS).where(ROLLUPS.c.endpoint == name))
 
     # ---- request log, health, rollups ------------------------------------------
+
+    def batch_writer(self) -> SQLiteBatchWriter | None:
+        """A writer of request and health batches for a thread of its own (no event
+        loop involved), or None when the database is not a SQLite file."""
+        if self._path is None or self._pg:
+            return None
+        return SQLiteBatchWriter(self._path, self._busy_timeout_ms)
 
     async def write_requests(self, records: Sequence[RequestRecord]) -> None:
         """Append request records in one transaction (an id already stored is
@@ -813,3 +837,104 @@ def _request_row(r: RequestRecord) -> dict[str, Any]:
         "stream": r.stream,
         "attempts": r.attempts,
     }
+
+
+_HEALTH_COLUMNS = ("ts", "endpoint", "ok", "latency_ms", "error_kind", "detail")
+
+
+def _json_insert(table: str, columns: Sequence[str], conflict: str = "") -> str:
+    """``INSERT INTO table SELECT ... FROM json_each(?)``: a whole batch of rows as one
+    JSON array in one parameter, so SQLite takes it in one step. (``executemany``
+    steps once per row and gives up the GIL each time; with a busy event loop in the
+    other thread, getting it back costs up to the switch interval, 5 ms, per row.)"""
+    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    return f"INSERT {conflict} INTO {table} ({', '.join(columns)}) SELECT {picks} FROM json_each(?)"
+
+
+_SQLITE_JSON_INSERT_REQUESTS = _json_insert("requests", _REQUEST_COLUMNS, "OR IGNORE")
+_SQLITE_JSON_INSERT_HEALTH = _json_insert("health_samples", _HEALTH_COLUMNS)
+_SQLITE_UPSERT_ROLLUPS = (
+    f"INSERT INTO rollups (minute, endpoint, {', '.join(_ROLLUP_SUMS)}) "
+    f"VALUES (?, ?, {', '.join('?' * len(_ROLLUP_SUMS))}) "
+    "ON CONFLICT (minute, endpoint) DO UPDATE SET "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _ROLLUP_SUMS)
+)
+
+
+class SQLiteBatchWriter:
+    """Writes request records, health samples and their rollups to a SQLite file with
+    a plain ``sqlite3`` connection of its own, for the recorder's writer thread: a
+    batch is one transaction and never waits on the event loop.
+
+    Not thread-safe by itself: one thread writes at a time (the recorder holds a
+    lock). ``write()`` raises ``StoreError`` naming the file and the reason.
+    """
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._conn: sqlite3.Connection | None = None
+        self.commits = 0
+        """Transactions committed."""
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn = conn
+        return self._conn
+
+    def write(self, requests: Sequence[RequestRecord], health: Sequence[HealthRecord]) -> None:
+        """Write one batch in one transaction: all of it lands or none of it does."""
+        if not requests and not health:
+            return
+        try:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if requests:
+                    rows = [_request_tuple(r) for r in requests]
+                    conn.execute(_SQLITE_JSON_INSERT_REQUESTS, (_json_rows(rows),))
+                    conn.executemany(
+                        _SQLITE_UPSERT_ROLLUPS,
+                        [
+                            (r.minute, r.endpoint, *(getattr(r, c) for c in _ROLLUP_SUMS))
+                            for r in rollups_from(list(requests))
+                        ],
+                    )
+                if health:
+                    hrows = [
+                        (h.ts, h.endpoint, h.ok, h.latency_ms, h.error_kind, h.detail)
+                        for h in health
+                    ]
+                    conn.execute(_SQLITE_JSON_INSERT_HEALTH, (_json_rows(hrows),))
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise StoreError(
+                f"cannot write to the database at {self.path}: {_reason(exc)}"
+            ) from exc
+        self.commits += 1
+
+    def close(self) -> None:
+        """Close the connection (the next ``write()`` opens a new one)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+
+def _json_rows(rows: list[tuple[Any, ...]]) -> str:
+    # NaN and infinities have no JSON form: stored as NULL, as sqlite3 itself does
+    return orjson.dumps(rows).decode()

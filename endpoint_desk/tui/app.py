@@ -345,6 +345,13 @@ class DeskApp(App[None]):
         """Apply pending endpoint changes to every pane (one batch)."""
         if not self.desk_ready or self._engine_closed or self._active_pane() is None:
             return
+        try:
+            self._refresh_portfolio()
+        except NoMatches:
+            # a pane is being torn down (the desk closing): nothing left to show
+            log.debug("portfolio refresh skipped: the screen is closing")
+
+    def _refresh_portfolio(self) -> None:
         started = time.perf_counter()
         names = None if self._all_dirty else set(self._dirty)
         self._dirty.clear()

@@ -245,10 +245,10 @@ async def test_dead_webhook_never_blocks() -> None:
     task = asyncio.create_task(webhook.run(bus))
     try:
         await until(lambda: bus.subscriber_count == 1)
-        t0 = time.perf_counter()
         for i in range(3):
             bus.publish(Alert("error", "a", "Error", f"n{i}"))
-        assert time.perf_counter() - t0 < 0.05
+        # publishing is synchronous and sends nothing itself: the webhook task does it
+        assert webhook.failed == 0 and webhook.sent == 0
         await until(lambda: webhook.failed == 3)
     finally:
         await stop(task)

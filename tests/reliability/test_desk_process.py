@@ -149,9 +149,9 @@ async def test_sigkill_during_heavy_writes_loses_at_most_the_inflight_batch(
             older = {r for r in lost if times[r] < newest_stored - 0.5}
             assert not older, f"{len(older)} rows older than the newest stored row lost"
             tail = killed_at - min((times[r] for r in lost), default=killed_at)
-            # the tail is the write-behind queue: about one flush interval, longer only
-            # while the desk is saturated and its writer falls behind
-            assert tail < 5.0, f"the unwritten tail was {tail:.1f} s long"
+            # the tail is the write-behind queue: at most about one flush interval plus
+            # the batch being written (slack for a loaded machine)
+            assert tail < 4 * FLUSH_INTERVAL, f"the unwritten tail was {tail:.1f} s long"
             assert stored & answered, "the writer wrote nothing while the load ran"
             print(
                 f"\nSIGKILL: {len(answered)} answered, {len(stored)} rows stored, "
@@ -322,3 +322,48 @@ def test_config_that_is_a_directory_is_a_clear_message(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "cannot read config file" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_a_running_serve_picks_up_desk_add_and_rm_from_another_terminal(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "desk"
+    async with (
+        SimServer() as sim,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+    ):
+        with children() as procs:
+            desk, url = start_serve_process(home)
+            procs.append(desk)
+
+            async def models() -> list[str]:
+                async with http.get(url + "/v1/models") as resp:
+                    assert resp.status == 200
+                    return [m["id"] for m in (await resp.json())["data"]]
+
+            async def until_models(listed: bool) -> None:
+                deadline = time.monotonic() + 30
+                while ("sim-model" in (got := await models())) != listed:
+                    assert time.monotonic() < deadline, f"/v1/models stayed {got}"
+                    await asyncio.sleep(0.1)
+
+            assert await models() == []
+            added = await asyncio.to_thread(
+                run_desk, home, "add", sim.url, "--name", "gamma", "--kind", "openai"
+            )
+            assert added.returncode == 0, added.stderr
+            await until_models(listed=True)
+            payload = {"model": "sim-model", "messages": [{"role": "user", "content": "hi"}]}
+            async with http.post(url + "/v1/chat/completions", json=payload) as resp:
+                assert resp.status == 200, await resp.text()
+                assert resp.headers["x-desk-endpoint"] == "gamma"
+            stopped = await asyncio.to_thread(run_desk, home, "stop", "gamma")
+            assert stopped.returncode == 0, stopped.stderr
+            await until_models(listed=False)
+            started = await asyncio.to_thread(run_desk, home, "start", "gamma")
+            assert started.returncode == 0, started.stderr
+            await until_models(listed=True)
+            removed = await asyncio.to_thread(run_desk, home, "rm", "gamma", "--yes")
+            assert removed.returncode == 0, removed.stderr
+            await until_models(listed=False)
+            assert "Traceback" not in desk.output()

@@ -41,13 +41,16 @@ def record() -> RequestRecord:
     )
 
 
+@pytest.mark.parametrize("thread", [False, True], ids=["loop", "thread"])
 @pytest.mark.parametrize("cancel_after", [500, 2000, 6000])
-async def test_cancelled_mid_flush_loses_nothing(desk_home: Path, cancel_after: int) -> None:
+async def test_cancelled_mid_flush_loses_nothing(
+    desk_home: Path, cancel_after: int, thread: bool
+) -> None:
     paths = get_paths()
     paths.ensure()
     store = await Store.open(load_settings().store, paths)
     try:
-        rec = Recorder(store, flush_interval=0.05, batch_size=500)
+        rec = Recorder(store, flush_interval=0.05, batch_size=500, thread=thread)
         total = 10_000
         for _ in range(total):
             rec.record_request(record())
@@ -59,5 +62,27 @@ async def test_cancelled_mid_flush_loses_nothing(desk_home: Path, cancel_after: 
         await rec.aclose()
         assert rec.pending == 0 and rec.failures == 0, rec.last_error
         assert await store.count_requests() == total
+    finally:
+        await store.close()
+
+
+async def test_writer_thread_writes_while_the_event_loop_is_busy(desk_home: Path) -> None:
+    """A saturated event loop does not hold the request log back: the writer thread
+    commits batches while the loop never gets a turn."""
+    paths = get_paths()
+    paths.ensure()
+    store = await Store.open(load_settings().store, paths)
+    try:
+        rec = Recorder(store, flush_interval=0.05, batch_size=200)
+        assert rec.threaded
+        rec.start()
+        await asyncio.sleep(0)  # the task starts the thread
+        for _ in range(1000):
+            rec.record_request(record())
+        deadline = time.monotonic() + 20
+        while rec.written < 1000:  # busy, without awaiting: the loop is blocked here
+            assert time.monotonic() < deadline, f"only {rec.written} written"
+        assert await store.count_requests() == 1000
+        await rec.aclose()
     finally:
         await store.close()
