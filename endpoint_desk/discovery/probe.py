@@ -28,6 +28,7 @@ and why.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,8 @@ from endpoint_desk.core.models import EndpointKind
 ANTHROPIC_VERSION = "2023-06-01"
 PRIORITY = (EndpointKind.OPENAI, EndpointKind.ANTHROPIC, EndpointKind.GEMINI, EndpointKind.OLLAMA)
 """Which protocol wins when several answer."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -197,6 +200,7 @@ async def detect(
     *,
     api_key: str | None = None,
     timeout: float = 10.0,
+    progress: Callable[[str], None] | None = None,
 ) -> Detection:
     """Find the protocol behind ``url`` (see the module docstring for the order).
 
@@ -204,6 +208,8 @@ async def detect(
         url: what the user typed; ``http://`` is added when there is no scheme.
         api_key: a key value to send with the probes (verifies it).
         timeout: seconds for each probe.
+        progress: called with one line per probe as it is answered (``probe: GET
+            URL -> status``), for a UI that shows the steps as they happen.
 
     Raises:
         Unreachable: nothing listens at the URL.
@@ -242,10 +248,18 @@ async def detect(
         try:
             ans = await _get(target, headers, timeout)
         except _NoAnswer as exc:
-            tried.append(f"{probe}: GET {target} -> {exc}")
+            step(f"{probe}: GET {target} -> {exc}")
             return None
-        tried.append(f"{probe}: GET {target} -> {_status_text(ans)}")
+        step(f"{probe}: GET {target} -> {_status_text(ans)}")
         return ans
+
+    def step(line: str) -> None:
+        tried.append(line)
+        if progress is not None:
+            try:
+                progress(line)
+            except Exception:  # a UI's callback must not break detection
+                log.warning("detect progress callback failed", exc_info=True)
 
     async def ollama() -> Detection | None:
         base = _strip(url, "/api/tags", "/api/chat", "/api", "/v1")

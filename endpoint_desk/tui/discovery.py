@@ -168,7 +168,7 @@ class DiscoveryPane(Vertical):
         self.step(f"probing {url}: OpenAI /v1/models, Anthropic, Gemini, Ollama /api/tags, page")
         started = time.perf_counter()
         try:
-            det = await detect(url, api_key=key)
+            det = await detect(url, api_key=key, progress=lambda line: self.step(line))
         except DeskError as exc:
             self.step(exc.one_line(), "fail")
             return
@@ -178,7 +178,7 @@ class DiscoveryPane(Vertical):
             return
         took = fmt_ms((time.perf_counter() - started) * 1000)
         for line in det.evidence:
-            self.step(line, "ok")
+            self.step(f"found: {line}", "ok")
         self.step(f"it is {det.kind.value} at {det.base_url} (found in {took})", "ok")
         if det.needs_key and not key:
             self.step("it wants an API key: paste one above and detect again", "warn")

@@ -107,6 +107,9 @@ async def test_add_through_discovery_toggle_test_details_filter_delete(
             "".join(seg.text for seg in line) for line in app.query_one("#d-steps").lines
         )
         assert "probing" in steps and "it is openai" in steps
+        # each probe shows as a step of its own, before the verdict
+        probe_line = steps.index(f"openai: GET {sim.url}/v1/models -> 200 (JSON)")
+        assert probe_line < steps.index("it is openai")
         review = str(app.query_one("#d-review", Static).render())
         assert "openai" in review and "sim-model" in review and "confidence" in review
         await pilot.click("#d-save")
