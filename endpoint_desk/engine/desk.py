@@ -570,6 +570,10 @@ class Desk:
         state = pos.state
         if error is None:
             guard.breaker.record(None)
+            if state == EndpointState.DEGRADED:
+                if guard.breaker.healthy():
+                    self._set_state_soon(pos, EndpointState.ON, "")
+                return
             if state == EndpointState.TRIPPED and pos.spec.enabled:
                 # the fallback request to a cooling endpoint passed: it is back
                 guard.breaker.reset()
@@ -587,6 +591,13 @@ class Desk:
                 self.bus.publish(Alert("error", pos.name, error.title, verdict.reason))
             return
         if state == EndpointState.TRIPPED or state == EndpointState.ERROR:
+            return
+        if verdict.action == "degrade":
+            if state == EndpointState.ON:
+                self._set_state_soon(pos, EndpointState.DEGRADED, verdict.reason)
+                self.bus.publish(
+                    Alert("warning", pos.name, "Degraded", f"{pos.name}: {verdict.reason}")
+                )
             return
         until = time.time() + verdict.cooldown
         self._set_state_soon(pos, EndpointState.TRIPPED, verdict.reason, until)

@@ -66,7 +66,7 @@ class RateLimiter:
 class Verdict:
     """The breaker's decision after an outcome."""
 
-    action: str  # "trip" | "error" | "cooldown"
+    action: str  # "trip" | "error" | "cooldown" | "degrade"
     reason: str
     cooldown: float
 
@@ -77,7 +77,9 @@ class Breaker:
     ``record()`` returns a :class:`Verdict` when the endpoint must leave the rotation:
     ``error`` for 401/403 (a person must act), ``cooldown`` for an upstream 429 (its
     Retry-After, else the base cooldown), ``trip`` when, with at least ``min_requests``
-    outcomes in the window, the failure share reaches ``failure_threshold``.
+    outcomes in the window, the failure share reaches ``failure_threshold``. Half way
+    there it says ``degrade``: the endpoint keeps serving, marked DEGRADED, until
+    ``healthy()`` again.
     """
 
     __slots__ = ("_outcomes", "settings", "trips")
@@ -113,7 +115,20 @@ class Breaker:
                 f"(last: {error.one_line()})",
                 cooldown,
             )
+        if n >= s.min_requests and failed / n >= s.failure_threshold / 2:
+            return Verdict(
+                "degrade",
+                f"{failed} of {n} requests failed in {s.window_seconds:g} s "
+                f"(last: {error.one_line()})",
+                0.0,
+            )
         return None
+
+    def healthy(self, now: float | None = None) -> bool:
+        """Whether the window's failure share is below half the trip threshold (or too
+        few outcomes to say)."""
+        n, failed = self.counts(now)
+        return n < self.settings.min_requests or failed / n < self.settings.failure_threshold / 2
 
     def counts(self, now: float | None = None) -> tuple[int, int]:
         """(outcomes, failures) inside the window."""

@@ -64,8 +64,26 @@ def test_breaker_window_forgets_old_failures() -> None:
 
 def test_breaker_success_share_keeps_it_in() -> None:
     b = Breaker(_settings())
-    verdicts = [b.record(None if i % 4 else UpstreamError("x"), now=i * 0.01) for i in range(30)]
-    assert all(v is None for v in verdicts)
+    verdicts = [
+        b.record(UpstreamError("x") if i % 5 == 4 else None, now=i * 0.01) for i in range(30)
+    ]
+    assert all(v is None for v in verdicts)  # 20% failed: below half the threshold
+    assert b.healthy(0.3)
+
+
+def test_breaker_degrades_half_way_to_the_threshold() -> None:
+    b = Breaker(_settings())  # threshold 0.5: degraded from 0.25
+    verdicts = [
+        b.record(UpstreamError("x") if i % 3 == 2 else None, now=i * 0.01) for i in range(30)
+    ]
+    actions = {v.action for v in verdicts if v is not None}
+    assert actions == {"degrade"}  # a third failed: serving, but degraded; never tripped
+    degrade = next(v for v in verdicts if v is not None)
+    assert "failed in 10 s" in degrade.reason and degrade.cooldown == 0.0
+    assert not b.healthy(0.3)
+    for i in range(30):  # the failures age out of the window behind successes
+        b.record(None, now=11.0 + i * 0.01)
+    assert b.healthy(11.3)
 
 
 def test_caller_errors_never_trip() -> None:

@@ -226,6 +226,30 @@ async def test_breaker_trips_and_health_loop_brings_it_back(rig_factory: Factory
     assert served == {"s0", "s1"}
 
 
+async def test_failures_half_way_to_the_threshold_mark_it_degraded(rig_factory: Factory) -> None:
+    cfg = settings(breaker={"window_seconds": 60, "min_requests": 4, "failure_threshold": 0.5})
+    rig = await rig_factory(1, cfg)
+    await add_all(rig)
+    desk = rig.desk
+    for _ in range(4):
+        await desk.chat(ask())
+    rig.sims[0].config.update({"fail_rate": 1.0, "fail_status": 502})
+    for _ in range(2):
+        with pytest.raises(DeskError):
+            await desk.chat(ask())
+    view = desk.endpoint("s0")
+    assert view.state is EndpointState.DEGRADED  # 2 of 6 failed: still serving
+    assert "2 of 6 requests failed" in view.reason
+    await until(lambda: bool(alerts(rig, "Degraded")), what="the alert")
+    rig.sims[0].config.update({"fail_rate": 0.0})
+    assert (await desk.chat(ask())).endpoint == "s0"  # degraded endpoints still serve
+    assert desk.endpoint("s0").state is EndpointState.DEGRADED  # 2 of 7: not yet
+    await desk.chat(ask())
+    assert desk.endpoint("s0").state is EndpointState.DEGRADED  # 2 of 8 = 0.25: not yet
+    await desk.chat(ask())
+    assert desk.endpoint("s0").state is EndpointState.ON  # 2 of 9: below a quarter
+
+
 async def test_upstream_429_cools_down_for_retry_after(rig_factory: Factory) -> None:
     rig = await rig_factory(2, settings(routing={"strategy": "round_robin"}))
     await add_all(rig)
