@@ -244,16 +244,17 @@ class Desk:
                 except ValueError as exc:
                     log.warning("endpoint %s has an unreadable stored spec: %s", name, exc)
                     continue
-                pos = self._positions.get(name)
-                if pos is None:
+                known = self._positions.get(name)
+                if known is None:
                     rec = await self.store.get_endpoint(name)
-                    pos = Position(spec, rec.state, rec.state_reason, rec.state_until)
-                    self._positions[name] = pos
-                    self._publish_state(pos)
+                    new = Position(spec, rec.state, rec.state_reason, rec.state_until)
+                    self._positions[name] = new
+                    self._publish_state(new)
                     if spec.enabled:
-                        to_start.append(pos)
+                        to_start.append(new)
                     changed.append(name)
                     continue
+                pos = known
                 if spec == pos.spec:
                     continue  # this desk's own write
                 was_enabled, pos.spec = pos.spec.enabled, spec
