@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from endpoint_desk.adapters.h1 import ConnectFailed, Disconnected, H1Response
 from endpoint_desk.core.errors import (
     AuthFailed,
     BadRequest,
@@ -166,6 +167,15 @@ def translate_exception(
         return exc
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"{endpoint} did not answer in time", endpoint=endpoint)
+    if isinstance(exc, ConnectFailed):
+        return Unreachable(
+            f"cannot connect to {endpoint} at {exc.host}:{exc.port} ({exc.reason})",
+            endpoint=endpoint,
+        )
+    if isinstance(exc, Disconnected):
+        if started_body or exc.started:
+            return ProtocolError(f"{endpoint} cut the reply short ({exc})", endpoint=endpoint)
+        return Unreachable(f"{endpoint} closed the connection ({exc})", endpoint=endpoint)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return Unreachable(
             f"cannot connect to {endpoint} at {exc.host}:{exc.port} ({exc.os_error or exc})",
@@ -208,7 +218,7 @@ def loads(data: bytes | str, *, endpoint: str) -> Any:
         ) from exc
 
 
-async def iter_sse(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, str]]:
+async def iter_sse(resp: aiohttp.ClientResponse | H1Response) -> AsyncIterator[tuple[str, str]]:
     """Yield ``(event, data)`` for each server-sent event of a response.
 
     ``event`` is ``""`` when the event has no name. Multi-line data is joined with

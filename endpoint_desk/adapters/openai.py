@@ -12,10 +12,10 @@ from contextvars import ContextVar
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
+from endpoint_desk.adapters.h1 import H1Response, shared_h1
 from endpoint_desk.adapters.http import (
     error_for_status,
     iter_sse,
@@ -119,12 +119,18 @@ class OpenAIAdapter(Adapter):
         name = self.spec.name
         stream = request.stream
         body = orjson.dumps(openai_body(request, stream=stream))
-        timeout = timeout_for(self.spec.limits.timeout_seconds)
+        seconds = self.spec.limits.timeout_seconds
         started = False
         try:
-            async with shared_session().post(
-                self._chat_url, data=body, headers=self._headers(), timeout=timeout
-            ) as resp:
+            # the hot path: the desk's own HTTP/1.1 client (see adapters/h1.py)
+            resp = await shared_h1().post(
+                self._chat_url,
+                body,
+                self._headers(),
+                connect_timeout=min(10.0, seconds),
+                read_timeout=seconds,
+            )
+            async with resp:
                 if resp.status != 200:
                     raw = await resp.read()
                     raise error_for_status(
@@ -168,7 +174,7 @@ class OpenAIAdapter(Adapter):
             model=data.get("model"),
         )
 
-    async def _read_stream(self, resp: aiohttp.ClientResponse) -> AsyncIterator[ChatChunk]:
+    async def _read_stream(self, resp: H1Response) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
         finish: str | None = None
         usage: Usage | None = None
@@ -199,9 +205,7 @@ class OpenAIAdapter(Adapter):
             raise ProtocolError(f"{name} cut the stream short (no [DONE])", endpoint=name)
         yield ChatChunk(finish_reason=finish or "stop", usage=usage, model=model)
 
-    async def _read_raw(
-        self, resp: aiohttp.ClientResponse, include_usage: bool
-    ) -> AsyncIterator[ChatChunk]:
+    async def _read_raw(self, resp: H1Response, include_usage: bool) -> AsyncIterator[ChatChunk]:
         """Yield one chunk per network read: its text, and its complete events as raw
         bytes (see ``RAW_SSE``); then the final chunk."""
         state = _RawState(self.spec.name, include_usage)
