@@ -113,6 +113,7 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.pool.live.discard(self)
         resp = self.resp
         if resp is not None and not resp._complete:
             if resp._headers_done and not resp._framed:
@@ -379,6 +380,7 @@ class _Pool:
         self.port = port
         self.tls = tls
         self.idle: deque[_Conn] = deque()
+        self.live: set[_Conn] = set()
         default_port = 443 if tls else 80
         self.host_header = host if port == default_port else f"{host}:{port}"
         if ":" in host and not host.startswith("["):  # IPv6 literal
@@ -416,11 +418,15 @@ class _Pool:
             raise
         except OSError as exc:
             raise ConnectFailed(self.host, self.port, exc) from exc
+        if not conn.closed:
+            self.live.add(conn)
         return conn
 
     def close(self) -> None:
         while self.idle:
             self.idle.pop().close()
+        for conn in list(self.live):
+            conn.close()
 
 
 _SSL: ssl.SSLContext | None = None
@@ -516,6 +522,14 @@ class H1Client:
                 raise
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def counts(self) -> tuple[int, int]:
+        """(connections carrying a request, idle keep-alive connections)."""
+        busy = idle = 0
+        for pool in self._pools.values():
+            idle += sum(1 for c in pool.idle if not c.closed)
+            busy += sum(1 for c in pool.live if c.resp is not None and not c.closed)
+        return busy, idle
 
     def close(self) -> None:
         self.closed = True

@@ -87,6 +87,7 @@ async def test_keep_alive_reuses_one_connection(client: H1Client) -> None:
                 assert resp.status == 200
                 assert resp.headers["content-type"] == "application/json"
                 assert await resp.read() == f"echo:n{i}".encode()
+            assert client.counts() == (0, 1)  # back in the pool, idle
     assert srv.connections == 1
     first = srv.requests[0]
     assert first.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
