@@ -63,7 +63,7 @@ from endpoint_desk.engine.metrics import EndpointMetrics, day_start
 from endpoint_desk.engine.position import EndpointView, Position
 from endpoint_desk.engine.router import Router
 from endpoint_desk.store.recorder import Recorder
-from endpoint_desk.store.records import HealthRecord, RequestRecord
+from endpoint_desk.store.records import AlertRecord, HealthRecord, RequestRecord
 from endpoint_desk.store.repo import Store
 from endpoint_desk.store.secrets import SecretStore
 
@@ -174,6 +174,9 @@ class Desk:
         from endpoint_desk.engine.api import install_web_chat_repair
 
         self._remove_repair = install_web_chat_repair(self)
+        self._alerts_waiting: list[AlertRecord] = []
+        self._alerts_wake = asyncio.Event()
+        self.bus.listen(Alert, self._keep_alert)
         self._runner = asyncio.create_task(self._run(), name="desk-runner")
         if self.autostart:
             await asyncio.gather(
@@ -192,10 +195,41 @@ class Desk:
             await self._stopping.wait()
             raise _Stop
 
+    def _keep_alert(self, event: Event) -> None:
+        assert isinstance(event, Alert)
+        self._alerts_waiting.append(
+            AlertRecord(event.ts, event.name, event.level, event.title, event.message)
+        )
+        self._alerts_wake.set()
+
+    async def _alert_writer(self) -> None:
+        """Store every alert (rare: one write each, off the request path)."""
+        try:
+            while True:
+                await self._alerts_wake.wait()
+                self._alerts_wake.clear()
+                await self._write_alerts()
+        finally:
+            await self._write_alerts()
+
+    async def _write_alerts(self) -> None:
+        while self._alerts_waiting and self._store is not None:
+            alert = self._alerts_waiting.pop(0)
+            try:
+                await self._store.add_alert(alert)
+            except DeskError as exc:
+                log.warning("could not store an alert: %s", exc.one_line())
+
+    async def alert_history(self, name: str | None = None, limit: int = 50) -> list[AlertRecord]:
+        """The newest stored alerts (of one endpoint when named), oldest first."""
+        await self._write_alerts()
+        return await self.store.alerts(name, limit)
+
     def _background_loops(self) -> list[Any]:
-        """Coroutines run beside the recorder while the desk is open: the health loop
-        (with ``autostart`` and ``health.enabled``) and the alert webhook."""
-        loops: list[Any] = []
+        """Coroutines run beside the recorder while the desk is open: the alert writer,
+        the health loop (with ``autostart`` and ``health.enabled``), the alert webhook
+        and the portfolio sync."""
+        loops: list[Any] = [self._alert_writer()]
         if self.autostart and self.settings.health.enabled:
             loops.append(self.health.run())
         if self.settings.health.webhook_url:

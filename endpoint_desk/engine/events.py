@@ -8,10 +8,13 @@ loses its oldest events, never the engine's time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +78,22 @@ class EventBus:
     def __init__(self, maxsize: int = 1000) -> None:
         self._subscribers: set[asyncio.Queue[Event | None]] = set()
         self._maxsize = maxsize
+        self._listeners: dict[type[Event], list[Callable[[Event], None]]] = {}
+
+    def listen(self, kind: type[Event], callback: Callable[[Event], None]) -> None:
+        """Call ``callback(event)`` synchronously for every published event of exactly
+        this type, from the moment of this call (a subscription starts only when
+        iterated). The callback must be quick and must not raise."""
+        self._listeners.setdefault(kind, []).append(callback)
 
     def publish(self, event: Event) -> None:
+        listeners = self._listeners.get(type(event))
+        if listeners is not None:
+            for callback in listeners:
+                try:
+                    callback(event)
+                except Exception:  # a listener's bug must not break the publisher
+                    log.warning("event listener failed", exc_info=True)
         for queue in self._subscribers:
             if queue.full():
                 try:

@@ -5,6 +5,7 @@ Nothing here opens a database at import time: ``await Store.open(settings, paths
 
 from endpoint_desk.store.recorder import Recorder
 from endpoint_desk.store.records import (
+    AlertRecord,
     EndpointRecord,
     HealthRecord,
     PatternRecord,
@@ -16,6 +17,7 @@ from endpoint_desk.store.secrets import SecretRedactor, SecretStore, default_red
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AlertRecord",
     "EndpointRecord",
     "HealthRecord",
     "PatternRecord",

@@ -117,6 +117,17 @@ class PatternRecord:
     last_used_at: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """A stored alert: when, which endpoint (None for the desk), how bad, what."""
+
+    ts: float
+    endpoint: str | None
+    level: str
+    title: str
+    message: str
+
+
 def rollups_from(records: list[RequestRecord]) -> list[Rollup]:
     """Sum request records into per-minute, per-endpoint rollups."""
     acc: dict[tuple[int, str], list[float]] = {}

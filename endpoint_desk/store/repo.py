@@ -53,6 +53,7 @@ from endpoint_desk.core.errors import ConfigError, DeskError, Duplicate, NotFoun
 from endpoint_desk.core.models import EndpointSpec, EndpointState
 from endpoint_desk.core.paths import Paths
 from endpoint_desk.store.records import (
+    AlertRecord,
     EndpointRecord,
     HealthRecord,
     PatternRecord,
@@ -61,6 +62,7 @@ from endpoint_desk.store.records import (
     rollups_from,
 )
 from endpoint_desk.store.tables import (
+    ALERTS,
     ALL_TABLES,
     ENDPOINTS,
     HEALTH_SAMPLES,
@@ -548,7 +550,7 @@ class Store:
         return self._endpoint(row)
 
     async def delete_endpoint(self, name: str) -> None:
-        """Remove an endpoint with its health samples and rollups (the request log,
+        """Remove an endpoint with its health samples, rollups and alerts (the request log,
         which spend totals read, stays).
 
         Raises:
@@ -559,6 +561,7 @@ class Store:
             if result.rowcount == 0:
                 raise await self._not_found(conn, name)
             await conn.execute(delete(HEALTH_SAMPLES).where(HEALTH_SAMPLES.c.endpoint == name))
+            await conn.execute(delete(ALERTS).where(ALERTS.c.endpoint == name))
             await conn.execute(delete(ROLLUPS).where(ROLLUPS.c.endpoint == name))
 
     # ---- request log, health, rollups ------------------------------------------
@@ -692,6 +695,35 @@ class Store:
             for r in reversed(rows)
         ]
 
+    async def add_alert(self, alert: AlertRecord) -> None:
+        """Keep one alert (the history behind a detail screen's "last trips")."""
+        async with self._write() as conn:
+            await conn.execute(
+                ALERTS.insert(),
+                {
+                    "ts": alert.ts,
+                    "endpoint": alert.endpoint,
+                    "level": alert.level,
+                    "title": alert.title,
+                    "message": alert.message,
+                },
+            )
+
+    async def alerts(self, endpoint: str | None = None, limit: int = 100) -> list[AlertRecord]:
+        """The newest ``limit`` alerts (of one endpoint when named), oldest first."""
+        q = select(ALERTS)
+        if endpoint is not None:
+            q = q.where(ALERTS.c.endpoint == endpoint)
+        q = q.order_by(ALERTS.c.ts.desc(), ALERTS.c.id.desc()).limit(max(0, limit))
+        async with self._read() as conn:
+            rows = (await conn.execute(q)).all()
+        return [
+            AlertRecord(
+                ts=r.ts, endpoint=r.endpoint, level=r.level, title=r.title, message=r.message
+            )
+            for r in reversed(rows)
+        ]
+
     async def uptime(self, endpoint: str, since: float) -> float | None:
         """Share (0..1) of an endpoint's health samples since ``since`` that were ok;
         None when there are none."""
@@ -725,7 +757,7 @@ class Store:
         return [Rollup(**r._mapping) for r in rows]
 
     async def prune(self, before: float) -> int:
-        """Delete requests, health samples and rollups older than ``before``; returns
+        """Delete requests, health samples, rollups and alerts older than ``before``; returns
         how many rows went."""
         async with self._write() as conn:
             n = (await conn.execute(delete(REQUESTS).where(REQUESTS.c.ts < before))).rowcount
@@ -735,6 +767,7 @@ class Store:
             n += (
                 await conn.execute(delete(ROLLUPS).where(ROLLUPS.c.minute < int(before // 60)))
             ).rowcount
+            n += (await conn.execute(delete(ALERTS).where(ALERTS.c.ts < before))).rowcount
         return int(n)
 
     # ---- patterns ----------------------------------------------------------------

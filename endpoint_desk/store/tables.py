@@ -133,6 +133,20 @@ class PatternRow(DeskTable, table=True):
     last_used_at: float | None = None
 
 
+class AlertRow(DeskTable, table=True):
+    """An alert the engine raised (tripped, degraded, recovered, error, budget)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_endpoint_ts", "endpoint", "ts"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    ts: float
+    endpoint: str | None = None
+    level: str
+    title: str
+    message: str
+
+
 def _table(row: type[SQLModel]) -> Table:
     return cast(Table, row.__table__)  # type: ignore[attr-defined]
 
@@ -143,6 +157,7 @@ REQUESTS = _table(RequestRow)
 HEALTH_SAMPLES = _table(HealthSampleRow)
 ROLLUPS = _table(RollupRow)
 PATTERNS = _table(PatternRow)
+ALERTS = _table(AlertRow)
 
-ALL_TABLES = [META, ENDPOINTS, REQUESTS, HEALTH_SAMPLES, ROLLUPS, PATTERNS]
+ALL_TABLES = [META, ENDPOINTS, REQUESTS, HEALTH_SAMPLES, ROLLUPS, PATTERNS, ALERTS]
 """Every table the desk creates, in creation order."""

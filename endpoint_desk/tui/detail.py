@@ -28,6 +28,7 @@ from endpoint_desk.core.errors import ConfigError, DeskError
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.tui.format import (
     fmt_clock,
+    fmt_day_clock,
     fmt_duration,
     fmt_money,
     fmt_ms,
@@ -127,6 +128,8 @@ class DetailScreen(Screen[None]):
         self.endpoint_name = name
         self.requests: list[Any] = []
         self.health: list[Any] = []
+        self.stored_trips: list[tuple[float, str, str]] = []
+        """(ts, level, message) of the endpoint's stored warnings and errors."""
 
     @property
     def desk_app(self) -> DeskApp:
@@ -225,18 +228,22 @@ class DetailScreen(Screen[None]):
 
     def _show_trips(self) -> None:
         colors = self.desk_app.role_colors()
-        entries = [
-            e
-            for e in self.desk_app.logbook.of(self.endpoint_name, ("alert", "state"))
-            if e.level in ("warning", "error")
-        ][-8:]
+        # what happened since the desk opened (alerts and state changes), plus the
+        # stored alerts from before
+        seen: dict[tuple[float, str], tuple[float, str, str]] = {}
+        for ts, level, message in self.stored_trips:
+            seen[(round(ts, 3), message)] = (ts, level, message)
+        for e in self.desk_app.logbook.of(self.endpoint_name, ("alert", "state")):
+            if e.level in ("warning", "error"):
+                seen.setdefault((round(e.ts, 3), e.message), (e.ts, e.level, e.message))
+        entries = sorted(seen.values())[-8:]
         text = Text("Last trips and errors\n", style="bold")
         if not entries:
-            text.append("none since the desk opened", style=role_color(colors, "muted"))
-        for e in reversed(entries):
-            text.append(f"{fmt_clock(e.ts)} ")
-            text.append_text(level_text(e.level, colors))
-            text.append(f" {e.message}\n")
+            text.append("none on record", style=role_color(colors, "muted"))
+        for ts, level, message in reversed(entries):
+            text.append(f"{fmt_day_clock(ts)} ")
+            text.append_text(level_text(level, colors))
+            text.append(f" {message}\n")
         self.query_one("#detail-trips", Static).update(text)
 
     def reload(self) -> None:
@@ -250,11 +257,18 @@ class DetailScreen(Screen[None]):
         try:
             requests = await desk.recent_requests(self.endpoint_name, limit=300)
             health = await desk.health_history(self.endpoint_name, limit=200)
+            alerts = await desk.alert_history(self.endpoint_name, limit=50)
         except DeskError as exc:
             self.desk_app.show_error(exc, "Loading history")
             return
         self.requests = requests
         self.health = health
+        self.stored_trips = [
+            (a.ts, a.level, f"{a.title}: {a.message}" if a.message else a.title)
+            for a in alerts
+            if a.level in ("warning", "error")
+        ]
+        self._show_trips()
         self._fill_requests()
         self._fill_health()
         self._draw_charts()

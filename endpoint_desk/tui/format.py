@@ -118,6 +118,14 @@ def fmt_clock(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts))
 
 
+def fmt_day_clock(ts: float) -> str:
+    """``HH:MM:SS`` for today, ``Mon DD HH:MM`` for an older timestamp."""
+    here = time.localtime(ts)
+    if time.strftime("%Y-%m-%d", here) == time.strftime("%Y-%m-%d"):
+        return time.strftime("%H:%M:%S", here)
+    return time.strftime("%b %d %H:%M", here)
+
+
 def sparkline(values: Sequence[float], width: int = 8) -> str:
     """The last ``width`` values as block characters scaled to their own range."""
     vals = list(values)[-width:]

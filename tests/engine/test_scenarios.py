@@ -248,6 +248,12 @@ async def test_failures_half_way_to_the_threshold_mark_it_degraded(rig_factory: 
     assert desk.endpoint("s0").state is EndpointState.DEGRADED  # 2 of 8 = 0.25: not yet
     await desk.chat(ask())
     assert desk.endpoint("s0").state is EndpointState.ON  # 2 of 9: below a quarter
+    # the alert is kept: another desk on the same database (a restart) reads it back
+    [kept] = [a for a in await desk.alert_history("s0") if a.title == "Degraded"]
+    assert kept.level == "warning" and "2 of 6 requests failed" in kept.message
+    async with Desk(settings(), autostart=False) as later:
+        assert [a.title for a in await later.alert_history("s0")] == ["Degraded"]
+        assert await later.alert_history("nobody") == []
 
 
 async def test_upstream_429_cools_down_for_retry_after(rig_factory: Factory) -> None:

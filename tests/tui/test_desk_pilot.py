@@ -15,6 +15,7 @@ from endpoint_desk.core.config import Settings, load_settings
 from endpoint_desk.core.models import EndpointKind, EndpointSpec, EndpointState
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.sim import SimConfig, SimServer
+from endpoint_desk.store.records import AlertRecord
 from endpoint_desk.tui.app import DeskApp
 from endpoint_desk.tui.detail import DetailScreen
 from endpoint_desk.tui.dialogs import ConfirmScreen, JsonScreen
@@ -149,7 +150,10 @@ async def test_add_through_discovery_toggle_test_details_filter_delete(
         assert app.screen.data["response"]["content"] == "Echo: hello desk"
         await pilot.press("escape")
 
-        # --- details
+        # --- details (with an alert stored before, as after a restart)
+        await app.desk.store.add_alert(
+            AlertRecord(1_700_000_000.0, "my-sim", "warning", "Tripped", "my-sim taken out")
+        )
         app.action_pane("portfolio")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
@@ -161,6 +165,14 @@ async def test_add_through_discovery_toggle_test_details_filter_delete(
             pilot,
             lambda: app.screen.query_one("#detail-requests-table", DataTable).row_count >= 1,
             what="recent requests from the store",
+        )
+        await wait_for(
+            pilot,
+            lambda: (
+                "Tripped: my-sim taken out"
+                in str(app.screen.query_one("#detail-trips", Static).render())
+            ),
+            what="the stored trip",
         )
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, DetailScreen))
