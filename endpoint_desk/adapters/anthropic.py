@@ -30,11 +30,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import aiohttp
 import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
-from endpoint_desk.adapters.http import iter_sse, loads
+from endpoint_desk.adapters.http import Response, iter_sse, loads
 from endpoint_desk.adapters.restkit import (
     ErrorHook,
     data_url,
@@ -306,7 +305,7 @@ class AnthropicAdapter(Adapter):
             model=data.get("model"),
         )
 
-    async def _read_stream(self, resp: aiohttp.ClientResponse) -> AsyncIterator[ChatChunk]:
+    async def _read_stream(self, resp: Response) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
         usage: Usage | None = None
         model: str | None = None

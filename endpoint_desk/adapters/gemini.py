@@ -32,11 +32,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
-from endpoint_desk.adapters.http import error_for_status, iter_sse, loads
+from endpoint_desk.adapters.http import Response, error_for_status, iter_sse, loads
 from endpoint_desk.adapters.restkit import (
     ErrorHook,
     data_url,
@@ -338,7 +337,7 @@ class GeminiAdapter(Adapter):
             model=piece.model,
         )
 
-    async def _read_stream(self, resp: aiohttp.ClientResponse) -> AsyncIterator[ChatChunk]:
+    async def _read_stream(self, resp: Response) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
         usage: Usage | None = None
         model: str | None = None

@@ -30,6 +30,10 @@ from endpoint_desk.core.errors import (
     UpstreamTimeout,
 )
 
+Response = aiohttp.ClientResponse | H1Response
+"""A response of either upstream client: ``status``, ``headers``, ``read()``,
+``content.iter_any()`` and ``async for line in content``."""
+
 _SESSIONS: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
 
@@ -218,7 +222,7 @@ def loads(data: bytes | str, *, endpoint: str) -> Any:
         ) from exc
 
 
-async def iter_sse(resp: aiohttp.ClientResponse | H1Response) -> AsyncIterator[tuple[str, str]]:
+async def iter_sse(resp: Response) -> AsyncIterator[tuple[str, str]]:
     """Yield ``(event, data)`` for each server-sent event of a response.
 
     ``event`` is ``""`` when the event has no name. Multi-line data is joined with
@@ -246,7 +250,7 @@ async def iter_sse(resp: aiohttp.ClientResponse | H1Response) -> AsyncIterator[t
         yield event, "\n".join(data)
 
 
-async def iter_ndjson(resp: aiohttp.ClientResponse, *, endpoint: str) -> AsyncIterator[Any]:
+async def iter_ndjson(resp: Response, *, endpoint: str) -> AsyncIterator[Any]:
     """Yield each JSON object of a newline-delimited JSON response."""
     async for raw in resp.content:
         line = raw.strip()

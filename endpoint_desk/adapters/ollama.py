@@ -25,11 +25,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import aiohttp
 import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
-from endpoint_desk.adapters.http import iter_ndjson, loads
+from endpoint_desk.adapters.http import Response, iter_ndjson, loads
 from endpoint_desk.adapters.restkit import (
     ErrorHook,
     data_url,
@@ -188,7 +187,7 @@ class OllamaAdapter(Adapter):
         final.delta = text
         yield final
 
-    async def _read_stream(self, resp: aiohttp.ClientResponse) -> AsyncIterator[ChatChunk]:
+    async def _read_stream(self, resp: Response) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
         async for obj in iter_ndjson(resp, endpoint=name):
             text = _text(name, obj)

@@ -14,10 +14,11 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
-import aiohttp
-
+from endpoint_desk.adapters.h1 import shared_h1
 from endpoint_desk.adapters.http import (
+    Response,
     error_for_status,
     loads,
     shared_session,
@@ -51,8 +52,11 @@ async def open_response(
     on_error: ErrorHook,
     body: bytes | None = None,
     params: Mapping[str, str] | None = None,
-) -> AsyncIterator[aiohttp.ClientResponse]:
+) -> AsyncIterator[Response]:
     """``async with open_response(...) as resp:`` a 2xx response, or a ``DeskError``.
+
+    A POST with a body (every chat call) goes through the desk's own HTTP/1.1 client
+    (``adapters/h1.py``); anything else through the shared aiohttp session.
 
     Errors raised while the body is read inside the block are translated too: a
     connection that breaks after the status line is a truncated reply
@@ -60,6 +64,23 @@ async def open_response(
     """
     started = False
     try:
+        if method.upper() == "POST" and body is not None:
+            target = url
+            if params:
+                target += ("&" if "?" in url else "?") + urlencode(dict(params))
+            h1 = await shared_h1().post(
+                target,
+                body,
+                dict(headers),
+                connect_timeout=min(10.0, timeout),
+                read_timeout=timeout,
+            )
+            async with h1:
+                if not 200 <= h1.status < 300:
+                    raise on_error(h1.status, await h1.read(), h1.headers)
+                started = True
+                yield h1
+            return
         async with shared_session().request(
             method,
             url,
