@@ -5,14 +5,16 @@ Why not aiohttp's client here: its per-request machinery (URL objects, cookie ja
 tracing hooks, a body-writer task, timeout contexts) costs about 85 µs of CPU per
 request on the development VM, this client about 20 µs (``bench/gateway.py`` shows
 the difference end to end). The desk sends one JSON POST and reads one reply or
-event stream; that is all this client does. Everything else (model lists, probes,
-discovery, other protocols) keeps using the shared aiohttp session.
+event stream; that is all this client does (every adapter's chat call goes through
+it). Everything else (model lists, probes, discovery, polling) keeps using the shared
+aiohttp session.
 
 What it handles: ``http`` and ``https`` (the default SSL context, SNI), keep-alive
 pools per origin (idle connections expire after ``KEEPALIVE_SECONDS``), a stale
 pooled connection retried once on a fresh one when it failed before any response
-byte, ``Content-Length``, chunked and read-until-close bodies, gzip/deflate bodies,
-flow control (reading pauses while ``HIGH_WATER`` bytes wait unread), a connect
+byte, same-host redirects, ``Content-Length``, chunked and read-until-close bodies,
+gzip/deflate bodies, flow control (reading pauses while ``HIGH_WATER`` bytes wait
+unread), a connect
 timeout and a read timeout that bounds each silence (``sock_read``). Header names
 and values with CR or LF are refused (no header injection from a config).
 
@@ -32,7 +34,7 @@ import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httptools
 from multidict import CIMultiDict
@@ -49,6 +51,9 @@ KEEPALIVE_SECONDS = 30.0
 """Idle pooled connections older than this are closed rather than reused."""
 HIGH_WATER = 256 * 1024
 """Unread body bytes at which reading from the socket pauses."""
+MAX_REDIRECTS = 3
+"""Same-host redirects followed per request."""
+_REDIRECTS = frozenset((301, 302, 307, 308))
 
 try:  # the package's version in the User-Agent, when installed
     from importlib.metadata import version as _version
@@ -480,16 +485,41 @@ class H1Client:
     ) -> H1Response:
         """Send ``POST url`` with ``body``; return once the response's headers came.
 
+        A redirect (301, 302, 307, 308) to the same host is followed with the same
+        POST, up to ``MAX_REDIRECTS`` times; one to another host is returned as it is,
+        so that credentials never travel to a host nobody configured.
+
         Raises:
             ConnectFailed, Disconnected, TimeoutError, ValueError: see the module.
         """
+        pairs = list(headers.items() if isinstance(headers, dict) else headers)
+        for _hop in range(MAX_REDIRECTS + 1):
+            resp = await self._post_once(url, body, pairs, connect_timeout, read_timeout)
+            location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
+            if not location:
+                return resp
+            target = urljoin(url, location)
+            if urlsplit(target).hostname != urlsplit(url).hostname:
+                return resp  # another host: not followed
+            if not resp._complete:
+                resp.close()
+            url = target
+        return resp
+
+    async def _post_once(
+        self,
+        url: str,
+        body: bytes,
+        pairs: list[tuple[str, str]],
+        connect_timeout: float | None,
+        read_timeout: float | None,
+    ) -> H1Response:
         if self.closed:
             raise Disconnected("the HTTP client is closed", started=False)
         pool, target = self._target(url)
-        items = headers.items() if isinstance(headers, dict) else headers
         lines = [b"POST ", target, b" HTTP/1.1\r\nHost: ", pool.host_header.encode("latin-1")]
         has_ua = False
-        for name, value in items:
+        for name, value in pairs:
             _check_header_text(name)
             _check_header_text(value)
             if name.lower() == "user-agent":

@@ -333,3 +333,39 @@ async def test_https_with_certificate_checks(
             other.close()
     finally:
         server.close()
+
+
+async def test_redirects_on_the_same_host_only(client: H1Client) -> None:
+    paths: list[str] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode()
+            length = int(head.lower().split("content-length:")[1].split("\r\n")[0])
+            body = await reader.readexactly(length)
+            path = head.split(" ")[1]
+            paths.append(path)
+            port = srv.url.split(":")[2].split("/")[0]
+            if path == "/old":
+                writer.write(response(b"", "Location: /new", status="307 Temporary Redirect"))
+            elif path == "/away":
+                where = f"http://localhost:{port}/new"  # another host name, same server
+                writer.write(response(b"", f"Location: {where}", status="308 Permanent Redirect"))
+            elif path == "/loop":
+                writer.write(response(b"", "Location: /loop", status="302 Found"))
+            else:
+                writer.write(response(b"at " + path.encode() + b" got " + body))
+            await writer.drain()
+
+    async with RawServer(handler) as srv:
+        base = srv.url.rsplit("/v1/", 1)[0]
+        resp = await client.post(base + "/old", b"{}", {"Authorization": "Bearer k"})
+        async with resp:
+            assert (resp.status, await resp.read()) == (200, b"at /new got {}")
+        resp = await client.post(base + "/away", b"{}", {"Authorization": "Bearer k"})
+        async with resp:
+            assert resp.status == 308  # not followed to another host with the key
+        resp = await client.post(base + "/loop", b"{}", {})
+        async with resp:
+            assert resp.status == 302  # gave up after a few hops
+    assert paths == ["/old", "/new", "/away"] + ["/loop"] * 4
