@@ -142,8 +142,10 @@ class HealthMonitor:
             interval = pos.spec.limits.health_check_interval
             due: float | None
             if state.serving and pos.spec.enabled:
-                if not slot.serving or slot.due is None:
-                    slot.serving = True
+                # newly serving: probe soon; unless a probe just passed and set the
+                # next one a full interval away (a tripped endpoint that recovered)
+                slot.serving = True
+                if slot.due is None:
                     slot.due = now + interval * jitter * self._rng.random()
                 due = slot.due
             elif state == EndpointState.TRIPPED and pos.spec.enabled:

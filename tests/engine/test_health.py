@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from endpoint_desk.core.config import BreakerSettings, HealthSettings, Settings
-from endpoint_desk.core.errors import AuthFailed, DeskError, Unreachable
+from endpoint_desk.core.errors import AuthFailed, DeskError, Unreachable, UpstreamError
 from endpoint_desk.core.models import EndpointKind, EndpointSpec, EndpointState, ProbeResult
 from endpoint_desk.engine.events import Alert, EventBus, HealthChecked
 from endpoint_desk.engine.guards import Breaker
@@ -250,5 +250,25 @@ async def test_dead_webhook_never_blocks() -> None:
         # publishing is synchronous and sends nothing itself: the webhook task does it
         assert webhook.failed == 0 and webhook.sent == 0
         await until(lambda: webhook.failed == 3)
+    finally:
+        await stop(task)
+
+
+async def test_a_recovered_endpoint_waits_a_full_interval_for_its_next_probe() -> None:
+    a = pos("a", interval=30.0)
+    host = FakeHost(a)
+    host.fail["a"] = UpstreamError("503")
+    monitor = HealthMonitor(host, rng=random.Random(1))
+    task = asyncio.create_task(monitor.run())
+    try:
+        await until(lambda: a.state == EndpointState.TRIPPED)
+        host.fail["a"] = None
+        await until(lambda: a.state == EndpointState.ON)
+        probes = len(host.probed)
+        monitor.poke()  # the loop plans again, as it does after any state change
+        await until(lambda: not monitor._wake.is_set())
+        due = monitor._slots["a"].due
+        assert due is not None and due - time.monotonic() > 25.0  # not at once again
+        assert len(host.probed) == probes
     finally:
         await stop(task)
