@@ -76,6 +76,9 @@ class Recorder:
         self._thread_wake = threading.Event()
         self._thread_stop = False
         self._write_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._in_flight = 0
+        """Items of the batch being written (out of the queue until it lands)."""
         self.dropped = 0
         """Items dropped because the queue was full (oldest first)."""
         self.written = 0
@@ -115,8 +118,9 @@ class Recorder:
 
     @property
     def pending(self) -> int:
-        """How many items wait in memory."""
-        return len(self._pending)
+        """How many items wait in memory (the batch being written included)."""
+        with self._count_lock:
+            return len(self._pending) + self._in_flight
 
     # ---- the background side ---------------------------------------------------------
 
@@ -185,17 +189,24 @@ class Recorder:
                     self._failed(batch, exc)
                     self._requeue(batch)
                     return False
-                self.written += len(batch)
-                self.batches += 1
+                self._landed(batch)
             return True
 
     def _take_batch(self) -> list[Item]:
         # The loop's thread may drop the oldest items meanwhile (queue full).
         batch: list[Item] = []
-        with contextlib.suppress(IndexError):
-            for _ in range(self.batch_size):
-                batch.append(self._pending.popleft())
+        with self._count_lock:
+            with contextlib.suppress(IndexError):
+                for _ in range(self.batch_size):
+                    batch.append(self._pending.popleft())
+            self._in_flight = len(batch)
         return batch
+
+    def _landed(self, batch: list[Item]) -> None:
+        with self._count_lock:
+            self._in_flight = 0
+        self.written += len(batch)
+        self.batches += 1
 
     async def flush(self) -> bool:
         """Write everything waiting, one transaction per batch.
@@ -208,8 +219,7 @@ class Recorder:
             return await asyncio.to_thread(self._flush_sync)
         async with self._lock:
             while self._pending:
-                n = min(self.batch_size, len(self._pending))
-                batch = [self._pending.popleft() for _ in range(n)]
+                batch = self._take_batch()
                 if not await self._write_through_cancel(batch):
                     self._requeue(batch)
                     return False
@@ -236,8 +246,7 @@ class Recorder:
         except Exception as exc:
             self._failed(batch, exc)
             return False
-        self.written += len(batch)
-        self.batches += 1
+        self._landed(batch)
         return True
 
     def _failed(self, batch: list[Item], exc: Exception) -> None:
@@ -256,11 +265,13 @@ class Recorder:
 
     def _requeue(self, batch: list[Item]) -> None:
         # The failed batch is older than anything queued since: put it back in front.
-        self._pending.extendleft(reversed(batch))
-        over = len(self._pending) - self.max_pending
-        for _ in range(max(0, over)):
-            self._pending.popleft()
-            self.dropped += 1
+        with self._count_lock:
+            self._pending.extendleft(reversed(batch))
+            self._in_flight = 0
+            over = len(self._pending) - self.max_pending
+            for _ in range(max(0, over)):
+                self._pending.popleft()
+                self.dropped += 1
         if over > 0:
             log.warning("recorder queue full: dropped the %d oldest records", over)
 
