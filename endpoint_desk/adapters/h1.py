@@ -93,7 +93,6 @@ class _Conn(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self.paused = False
-        self.used = 0
 
     # ---- asyncio.Protocol
 
@@ -536,7 +535,6 @@ class H1Client:
                 conn = await pool.connect(connect_timeout)
             resp = H1Response(conn, read_timeout)
             conn.resp = resp
-            conn.used += 1
             transport = conn.transport
             assert transport is not None
             try:

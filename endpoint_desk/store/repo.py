@@ -907,8 +907,6 @@ class SQLiteBatchWriter:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
-        self.commits = 0
-        """Transactions committed."""
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -958,7 +956,6 @@ class SQLiteBatchWriter:
             raise StoreError(
                 f"cannot write to the database at {self.path}: {_reason(exc)}"
             ) from exc
-        self.commits += 1
 
     def close(self) -> None:
         """Close the connection (the next ``write()`` opens a new one)."""

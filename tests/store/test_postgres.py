@@ -26,11 +26,13 @@ import pytest
 
 from endpoint_desk.core.config import Settings, StoreSettings
 from endpoint_desk.core.errors import Duplicate, NotFound
-from endpoint_desk.core.models import ChatRequest, EndpointKind, EndpointSpec, EndpointState
+from endpoint_desk.core.models import ChatRequest, EndpointState
 from endpoint_desk.core.paths import Paths
 from endpoint_desk.store.recorder import Recorder
 from endpoint_desk.store.records import AlertRecord, HealthRecord, RequestRecord
 from endpoint_desk.store.repo import Store
+
+from .conftest import spec
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -108,17 +110,6 @@ async def pg_store(pg_url: str, paths: Paths) -> AsyncIterator[Store]:
     store = await Store.open(StoreSettings(database_url=pg_url), paths)
     yield store
     await store.close()
-
-
-def spec(name: str = "alpha", **kw: object) -> EndpointSpec:
-    data: dict[str, object] = {
-        "name": name,
-        "kind": EndpointKind.OPENAI,
-        "base_url": "http://127.0.0.1:9/v1",
-        "models": ["m1"],
-    }
-    data.update(kw)
-    return EndpointSpec.model_validate(data)
 
 
 def req(i: int, ts: float, endpoint: str = "alpha", **kw: object) -> RequestRecord:
