@@ -11,7 +11,7 @@ Two sources:
 - **Local model servers on their usual localhost ports** (Ollama 11434, LM Studio 1234,
   llama.cpp / Open WebUI / LocalAI 8080, vLLM 8000, text-generation-webui 5000, Open
   WebUI 3000, Jan 1337...). A port counts only when the server answers its own API
-  (:func:`endpoint_desk.discovery.probe.detect`); a refused connection costs
+  (:func:`endpoint_desk.discovery.probe.detector.detect`); a refused connection costs
   microseconds, so the whole scan takes about one probe timeout at worst.
 
 The port list is configurable: ``scan(ports=...)``, ``desk scan --port N`` or the

@@ -1,7 +1,7 @@
 """The local half of ``desk scan``: model servers on their usual localhost ports.
 
 A port counts only when the server answers its own API
-(:func:`endpoint_desk.discovery.probe.detect`); a refused connection costs
+(:func:`endpoint_desk.discovery.probe.detector.detect`); a refused connection costs
 microseconds, so the whole scan takes about one probe timeout at worst. The product
 is then named by its own endpoints (Open WebUI, llama.cpp, text-generation-webui...).
 The port list is configurable: ``scan_ports(ports=...)``, ``desk scan --port N`` or
@@ -21,7 +21,7 @@ import orjson
 from endpoint_desk.adapters.http import shared_session
 from endpoint_desk.core.errors import AuthFailed, BadRequest, DeskError, Unreachable
 from endpoint_desk.core.models import EndpointKind, slugify
-from endpoint_desk.discovery.probe import detect
+from endpoint_desk.discovery.probe.detector import detect
 from endpoint_desk.discovery.scanner.report import ServerFinding, add_line
 
 __all__ = ["DEFAULT_PORTS", "parse_ports", "ports_from_env", "scan_ports"]
