@@ -146,7 +146,7 @@ _REGISTRY: dict[EndpointKind, str] = {
     EndpointKind.ANTHROPIC: "endpoint_desk.adapters.anthropic:AnthropicAdapter",
     EndpointKind.GEMINI: "endpoint_desk.adapters.gemini:GeminiAdapter",
     EndpointKind.OLLAMA: "endpoint_desk.adapters.ollama:OllamaAdapter",
-    EndpointKind.TEMPLATE: "endpoint_desk.adapters.template:TemplateAdapter",
+    EndpointKind.TEMPLATE: "endpoint_desk.adapters.template.adapter:TemplateAdapter",
     EndpointKind.WEB_CHAT: "endpoint_desk.adapters.webchat.adapter:WebChatAdapter",
 }
 

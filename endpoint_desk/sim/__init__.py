@@ -71,6 +71,7 @@ Python API: :class:`SimConfig`, :func:`create_app`, :class:`SimServer`,
 :func:`start_sim_in_thread`, :func:`run_sim`; ``python -m endpoint_desk.sim --help``.
 """
 
+from endpoint_desk.sim.app import create_app
 from endpoint_desk.sim.knobs import (
     KNOB_NAMES,
     PROTOCOL_NAMES,
@@ -80,7 +81,8 @@ from endpoint_desk.sim.knobs import (
     parse_knob_text,
 )
 from endpoint_desk.sim.runner import SimServer, run_sim, start_sim_in_thread
-from endpoint_desk.sim.upstream import SimStats, count_tokens, create_app, split_chunks
+from endpoint_desk.sim.state import SimStats
+from endpoint_desk.sim.text import count_tokens, split_chunks
 
 __all__ = [
     "KNOB_NAMES",

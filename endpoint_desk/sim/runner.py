@@ -11,8 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
+from endpoint_desk.sim.app import create_app
+from endpoint_desk.sim.control import PROTOCOLS
 from endpoint_desk.sim.knobs import SimConfig
-from endpoint_desk.sim.upstream import PROTOCOLS, STATE_KEY, SimStats, create_app
+from endpoint_desk.sim.state import STATE_KEY, SimStats
 
 __all__ = ["SimServer", "run_sim", "start_sim_in_thread"]
 

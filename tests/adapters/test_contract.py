@@ -18,7 +18,7 @@ from endpoint_desk.core.errors import (
     UpstreamTimeout,
 )
 from endpoint_desk.sim import SimServer
-from endpoint_desk.sim.upstream import count_tokens
+from endpoint_desk.sim.text import count_tokens
 from tests.adapters.simkit import REST_KINDS, STREAMING_KINDS, adapter_for, ask, collect
 
 pytestmark = pytest.mark.timeout(30)

@@ -13,7 +13,7 @@ from endpoint_desk.core.config import load_settings
 from endpoint_desk.core.models import ChatRequest, EndpointSpec
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.sim import SimConfig, SimServer
-from endpoint_desk.sim.upstream import count_tokens
+from endpoint_desk.sim.text import count_tokens
 from tests.adapters.simkit import KEY_REF, SIM_KEY, custom_template, jobs_template
 
 pytestmark = pytest.mark.timeout(60)

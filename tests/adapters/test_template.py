@@ -11,14 +11,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from endpoint_desk.adapters.template import (
-    PathError,
-    TemplateAdapter,
-    get_path,
-    render,
-    render_url,
-    request_values,
-)
+from endpoint_desk.adapters.template.adapter import TemplateAdapter, request_values
+from endpoint_desk.adapters.template.paths import PathError, get_path
+from endpoint_desk.adapters.template.render import render, render_url
 from endpoint_desk.core.errors import (
     ConfigError,
     NotFound,

@@ -13,7 +13,8 @@ from aiohttp import web
 from endpoint_desk.adapters.http import close_shared_session
 from endpoint_desk.core.errors import AuthFailed, DeskError, Unreachable, UpstreamTimeout
 from endpoint_desk.core.models import EndpointKind
-from endpoint_desk.discovery.probe import detect, hint_for
+from endpoint_desk.discovery.probe.detector import detect
+from endpoint_desk.discovery.probe.hints import hint_for
 from endpoint_desk.sim import SimConfig, SimServer
 
 pytestmark = pytest.mark.timeout(30)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from endpoint_desk.core.models import EndpointKind
-from endpoint_desk.discovery.probe import detect
+from endpoint_desk.discovery.probe.detector import detect
 from endpoint_desk.sim import SimServer
 
 

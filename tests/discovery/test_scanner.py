@@ -14,13 +14,9 @@ from endpoint_desk.adapters.base import close_shared_resources
 from endpoint_desk.cli import app
 from endpoint_desk.core.errors import BadRequest
 from endpoint_desk.core.models import EndpointKind
-from endpoint_desk.discovery.scanner import (
-    KNOWN_PROVIDERS,
-    find_keys,
-    parse_ports,
-    ports_from_env,
-    scan,
-)
+from endpoint_desk.discovery.scanner import scan
+from endpoint_desk.discovery.scanner.keys import KNOWN_PROVIDERS, find_keys
+from endpoint_desk.discovery.scanner.ports import parse_ports, ports_from_env
 from endpoint_desk.sim import SimConfig, SimServer, start_sim_in_thread
 
 SECRET = "sk-test-THIS-MUST-NEVER-BE-PRINTED-0123456789"

@@ -1,0 +1,171 @@
+"""The sim's Gemini API: ``GET /v1beta/models[/{m}]``, ``POST
+/v1beta/models/{m}:generateContent`` and ``:streamGenerateContent`` (``?alt=sse``: SSE;
+without it one JSON array). The ``safety`` knob answers with a SAFETY block.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from endpoint_desk.sim.errors import GEMINI, fail
+from endpoint_desk.sim.gate import Sim
+from endpoint_desk.sim.knobs import Knobs
+from endpoint_desk.sim.text import count_tokens, limit, reply_text, split_chunks
+from endpoint_desk.sim.writers import JSON, SSE, json_response, send_body, send_stream
+
+__all__ = ["call", "model", "models"]
+
+_SAFETY_RATINGS = [
+    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
+    {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
+]
+
+
+def _model_entry(name: str) -> dict[str, Any]:
+    return {
+        "name": f"models/{name}",
+        "version": "001",
+        "displayName": name,
+        "description": "desk sim model",
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 8192,
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+    }
+
+
+async def models(sim: Sim, request: web.Request) -> web.StreamResponse:
+    """``GET /v1beta/models``."""
+    sim.auth(request, GEMINI)
+    await sim.gate(request, GEMINI, "GET /v1beta/models", None)
+    return json_response({"models": [_model_entry(m) for m in sim.config.models]})
+
+
+async def model(sim: Sim, request: web.Request) -> web.StreamResponse:
+    """``GET /v1beta/models/{model}``."""
+    sim.auth(request, GEMINI)
+    _, model = await sim.gate(
+        request, GEMINI, "GET /v1beta/models/{name}", request.match_info["name"]
+    )
+    return json_response(_model_entry(model))
+
+
+async def call(sim: Sim, request: web.Request) -> web.StreamResponse:
+    """``POST /v1beta/models/{model}:generateContent`` and ``:streamGenerateContent``."""
+    sim.auth(request, GEMINI)
+    model_raw, _, method = request.match_info["name"].rpartition(":")
+    if method not in ("generateContent", "streamGenerateContent") or not model_raw:
+        raise fail(
+            GEMINI,
+            404,
+            f"unknown method {method!r}; use generateContent or streamGenerateContent",
+        )
+    route = f"POST /v1beta/models:{method}"
+    body = await sim.body(request, GEMINI)
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        raise fail(GEMINI, 400, "* GenerateContentRequest.contents: contents is not specified")
+    knobs, model = await sim.gate(request, GEMINI, route, model_raw, body)
+    messages: list[dict[str, str]] = []
+    sys_inst = body.get("systemInstruction") or body.get("system_instruction")
+    if isinstance(sys_inst, dict):
+        messages.append({"role": "system", "content": _text(sys_inst)})
+    for c in contents:
+        if isinstance(c, dict):
+            role = "assistant" if c.get("role") == "model" else "user"
+            messages.append({"role": role, "content": _text(c)})
+    pt = sum(count_tokens(m["content"]) for m in messages)
+    version = model
+    rid = uuid.uuid4().hex[:22]
+    stream = method == "streamGenerateContent"
+    sse = request.query.get("alt") == "sse"
+    if knobs.safety == "prompt":
+        blocked = {
+            "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": _SAFETY_RATINGS},
+            "usageMetadata": {"promptTokenCount": pt, "totalTokenCount": pt},
+            "modelVersion": version,
+            "responseId": rid,
+        }
+        return await _out(request, knobs, [blocked], 0, 0, stream, sse)
+    if knobs.safety == "response":
+        blocked = {
+            "candidates": [
+                {"finishReason": "SAFETY", "index": 0, "safetyRatings": _SAFETY_RATINGS}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": pt,
+                "candidatesTokenCount": 0,
+                "totalTokenCount": pt,
+            },
+            "modelVersion": version,
+            "responseId": rid,
+        }
+        return await _out(request, knobs, [blocked], 0, 0, stream, sse)
+    text = reply_text(sim.state, model, messages, knobs)
+    gen = body.get("generationConfig") or body.get("generation_config") or {}
+    text, cut = limit(text, gen.get("maxOutputTokens") if isinstance(gen, dict) else None)
+    finish = "MAX_TOKENS" if cut else "STOP"
+    ct = count_tokens(text)
+    usage = {"promptTokenCount": pt, "candidatesTokenCount": ct, "totalTokenCount": pt + ct}
+    pieces = split_chunks(text, knobs.chunks)
+    if not stream:
+        answer = {
+            "candidates": [
+                {
+                    "content": {"parts": [{"text": text}], "role": "model"},
+                    "finishReason": finish,
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": usage,
+            "modelVersion": version,
+            "responseId": rid,
+        }
+        return await send_body(request, knobs, orjson.dumps(answer), len(pieces))
+    objs: list[dict[str, Any]] = []
+    for i, p in enumerate(pieces or [""]):
+        cand: dict[str, Any] = {
+            "content": {"parts": [{"text": p}], "role": "model"},
+            "index": 0,
+        }
+        obj: dict[str, Any] = {"candidates": [cand], "modelVersion": version, "responseId": rid}
+        if i == max(0, len(pieces) - 1):
+            cand["finishReason"] = finish
+            obj["usageMetadata"] = usage
+        else:
+            obj["usageMetadata"] = {"promptTokenCount": pt, "totalTokenCount": pt}
+        objs.append(obj)
+    return await _out(request, knobs, objs, 0, len(objs), True, sse)
+
+
+async def _out(
+    request: web.Request,
+    knobs: Knobs,
+    objs: list[dict[str, Any]],
+    first: int,
+    last: int,
+    stream: bool,
+    sse: bool,
+) -> web.StreamResponse:
+    """``objs`` as one JSON answer, an SSE stream, or (without ``alt=sse``) one JSON array
+    streamed; ``objs[first:last]`` are the content objects."""
+    if not stream:
+        return await send_body(request, knobs, orjson.dumps(objs[0]), 1)
+    if sse:
+        frames = [b"data: " + orjson.dumps(o) + b"\r\n\r\n" for o in objs]
+        return await send_stream(request, knobs, frames, first, last, SSE)
+    # Without alt=sse Gemini streams one JSON array.
+    frames = [(b"[" if i == 0 else b",\r\n") + orjson.dumps(o) for i, o in enumerate(objs)]
+    frames.append(b"]")
+    return await send_stream(request, knobs, frames, first, last, JSON)
+
+
+def _text(content: dict[str, Any]) -> str:
+    """The text of a Gemini ``Content`` (its ``parts``)."""
+    parts = content.get("parts")
+    if not isinstance(parts, list):
+        return ""
+    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
