@@ -3,6 +3,7 @@
 Nothing here opens a database at import time: ``await Store.open(settings, paths)``.
 """
 
+from endpoint_desk.store.database import resolve_database_url
 from endpoint_desk.store.recorder import Recorder
 from endpoint_desk.store.records import (
     AlertRecord,
@@ -12,8 +13,9 @@ from endpoint_desk.store.records import (
     RequestRecord,
     Rollup,
 )
-from endpoint_desk.store.repo import SCHEMA_VERSION, Store, resolve_database_url
+from endpoint_desk.store.repo import Store
 from endpoint_desk.store.secrets import SecretRedactor, SecretStore, default_redactor, mask
+from endpoint_desk.store.tables import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -16,8 +16,10 @@ from endpoint_desk.core.config import StoreSettings
 from endpoint_desk.core.errors import ConfigError, Duplicate, NotFound, StoreError
 from endpoint_desk.core.models import EndpointState
 from endpoint_desk.core.paths import Paths
+from endpoint_desk.store.database import resolve_database_url
 from endpoint_desk.store.records import HealthRecord, RequestRecord, Rollup
-from endpoint_desk.store.repo import SCHEMA_VERSION, Store, resolve_database_url
+from endpoint_desk.store.repo import Store
+from endpoint_desk.store.tables import SCHEMA_VERSION
 
 from .conftest import spec
 
@@ -383,9 +385,9 @@ def test_resolve_database_url(paths: Paths) -> None:
 def test_postgres_url_without_asyncpg_is_a_clear_config_error(
     paths: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import endpoint_desk.store.repo as repo
+    import endpoint_desk.store.database as database
 
-    monkeypatch.setattr(repo, "find_spec", lambda name: None)
+    monkeypatch.setattr(database, "find_spec", lambda name: None)
     for raw in ("postgresql://desk:hunter22@db.example/desk", "postgres://desk:hunter22@h/d"):
         with pytest.raises(ConfigError) as info:
             resolve_database_url(StoreSettings(database_url=raw), paths)
@@ -395,9 +397,9 @@ def test_postgres_url_without_asyncpg_is_a_clear_config_error(
 
 
 def test_postgres_url_maps_to_asyncpg(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
-    import endpoint_desk.store.repo as repo
+    import endpoint_desk.store.database as database
 
-    monkeypatch.setattr(repo, "find_spec", lambda name: object())
+    monkeypatch.setattr(database, "find_spec", lambda name: object())
     url, path = resolve_database_url(
         StoreSettings(database_url="postgresql://desk:pw@127.0.0.1:5432/desk"), paths
     )
