@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, case, func, select
 
+from endpoint_desk.store.columns import ALERT, HEALTH
 from endpoint_desk.store.database import Database
 from endpoint_desk.store.records import AlertRecord, HealthRecord
 from endpoint_desk.store.tables import ALERTS, HEALTH_SAMPLES
@@ -22,52 +23,28 @@ class HealthAlertsRepo(Database):
         self, endpoint: str, since: float | None = None, limit: int = 1000
     ) -> list[HealthRecord]:
         """The newest ``limit`` health samples of an endpoint, oldest first."""
-        q = select(HEALTH_SAMPLES).where(HEALTH_SAMPLES.c.endpoint == endpoint)
+        q = HEALTH.select().where(HEALTH_SAMPLES.c.endpoint == endpoint)
         if since is not None:
             q = q.where(HEALTH_SAMPLES.c.ts >= since)
         q = q.order_by(HEALTH_SAMPLES.c.ts.desc(), HEALTH_SAMPLES.c.id.desc()).limit(max(0, limit))
         async with self._read() as conn:
             rows = (await conn.execute(q)).all()
-        return [
-            HealthRecord(
-                ts=r.ts,
-                endpoint=r.endpoint,
-                ok=bool(r.ok),
-                latency_ms=r.latency_ms,
-                error_kind=r.error_kind,
-                detail=r.detail,
-            )
-            for r in reversed(rows)
-        ]
+        return [HEALTH.record(r) for r in reversed(rows)]
 
     async def add_alert(self, alert: AlertRecord) -> None:
         """Keep one alert (the history behind a detail screen's "last trips")."""
         async with self._write() as conn:
-            await conn.execute(
-                ALERTS.insert(),
-                {
-                    "ts": alert.ts,
-                    "endpoint": alert.endpoint,
-                    "level": alert.level,
-                    "title": alert.title,
-                    "message": alert.message,
-                },
-            )
+            await conn.execute(ALERTS.insert(), ALERT.row(alert))
 
     async def alerts(self, endpoint: str | None = None, limit: int = 100) -> list[AlertRecord]:
         """The newest ``limit`` alerts (of one endpoint when named), oldest first."""
-        q = select(ALERTS)
+        q = ALERT.select()
         if endpoint is not None:
             q = q.where(ALERTS.c.endpoint == endpoint)
         q = q.order_by(ALERTS.c.ts.desc(), ALERTS.c.id.desc()).limit(max(0, limit))
         async with self._read() as conn:
             rows = (await conn.execute(q)).all()
-        return [
-            AlertRecord(
-                ts=r.ts, endpoint=r.endpoint, level=r.level, title=r.title, message=r.message
-            )
-            for r in reversed(rows)
-        ]
+        return [ALERT.record(r) for r in reversed(rows)]
 
     async def uptime(self, endpoint: str, since: float) -> float | None:
         """Share (0..1) of an endpoint's health samples since ``since`` that were ok;

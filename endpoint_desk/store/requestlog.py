@@ -9,48 +9,16 @@ requests, samples and rollups land in one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from endpoint_desk.store.columns import HEALTH, REQUEST, ROLLUP, ROLLUP_KEYS, ROLLUP_SUMS
 from endpoint_desk.store.database import Database
 from endpoint_desk.store.records import HealthRecord, RequestRecord, Rollup, rollups_from
-from endpoint_desk.store.sqlite_writer import (
-    REQUEST_COLUMNS,
-    ROLLUP_SUMS,
-    SQLiteBatchWriter,
-    request_tuple,
-)
+from endpoint_desk.store.sqlite_writer import SQLiteBatchWriter
 from endpoint_desk.store.tables import HEALTH_SAMPLES, REQUESTS, ROLLUPS
 
 __all__ = ["RequestLogRepo"]
-
-_SQLITE_INSERT_REQUESTS = (
-    f"INSERT OR IGNORE INTO requests ({', '.join(REQUEST_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
-)
-
-
-def _request_row(r: RequestRecord) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "ts": r.ts,
-        "endpoint": r.endpoint,
-        "model": r.model,
-        "status": r.status,
-        "error_kind": r.error_kind,
-        "error": r.error,
-        "latency_ms": r.latency_ms,
-        "ttft_ms": r.ttft_ms,
-        "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens,
-        "cost": r.cost,
-        "estimated": r.estimated,
-        "cached": r.cached,
-        "stream": r.stream,
-        "attempts": r.attempts,
-    }
 
 
 class RequestLogRepo(Database):
@@ -63,15 +31,6 @@ class RequestLogRepo(Database):
             return None
         return SQLiteBatchWriter(self._path, self._busy_timeout_ms)
 
-    async def write_requests(self, records: Sequence[RequestRecord]) -> None:
-        """Append request records in one transaction (an id already stored is
-        skipped). Rollups are not touched; ``write_batch`` does both."""
-        await self.write_batch(records, (), rollups=False)
-
-    async def write_health(self, records: Sequence[HealthRecord]) -> None:
-        """Append health samples in one transaction."""
-        await self.write_batch((), records, rollups=False)
-
     async def write_batch(
         self,
         requests: Sequence[RequestRecord],
@@ -81,71 +40,50 @@ class RequestLogRepo(Database):
     ) -> None:
         """Write requests, health samples and (by default) the requests' per-minute
         rollups in one transaction: all of it lands or none of it does."""
-        if not requests and not health:
-            return
-        async with self._write() as conn:
-            await self._write_rows(conn, requests, health)
-            if rollups and requests:
-                await self._upsert_rollups(conn, rollups_from(list(requests)))
+        await self._store_rows(requests, health, rollups_from(list(requests)) if rollups else ())
 
-    async def _write_rows(
-        self,
-        conn: AsyncConnection,
-        requests: Sequence[RequestRecord],
-        health: Sequence[HealthRecord],
-    ) -> None:
-        if requests:
-            if self._pg:
-                rows = [_request_row(r) for r in requests]
-                await conn.execute(self._insert(REQUESTS).on_conflict_do_nothing(), rows)
-            else:
-                # SQLite: one prepared statement fed plain tuples (no per-row dicts,
-                # compiling or type processing on the event loop's thread).
-                await conn.exec_driver_sql(
-                    _SQLITE_INSERT_REQUESTS, [request_tuple(r) for r in requests]
-                )
-        if health:
-            hrows = [
-                {
-                    "ts": h.ts,
-                    "endpoint": h.endpoint,
-                    "ok": h.ok,
-                    "latency_ms": h.latency_ms,
-                    "error_kind": h.error_kind,
-                    "detail": h.detail,
-                }
-                for h in health
-            ]
-            await conn.execute(HEALTH_SAMPLES.insert(), hrows)
+    async def write_requests(self, records: Sequence[RequestRecord]) -> None:
+        """Append request records in one transaction (an id already stored is
+        skipped). Rollups are not touched; ``write_batch`` does both."""
+        await self._store_rows(records, (), ())
+
+    async def write_health(self, records: Sequence[HealthRecord]) -> None:
+        """Append health samples in one transaction."""
+        await self._store_rows((), records, ())
 
     async def upsert_rollups(self, rollups: Sequence[Rollup]) -> None:
         """Add these per-minute totals to the stored ones (creating missing minutes)."""
-        if not rollups:
+        await self._store_rows((), (), rollups)
+
+    async def _store_rows(
+        self,
+        requests: Sequence[RequestRecord],
+        health: Sequence[HealthRecord],
+        rollups: Sequence[Rollup],
+    ) -> None:
+        """The async write path, one transaction, the same statements on PostgreSQL and
+        SQLite (the writer thread has its own, ``sqlite_writer.py``)."""
+        if not requests and not health and not rollups:
             return
         async with self._write() as conn:
-            await self._upsert_rollups(conn, rollups)
-
-    async def _upsert_rollups(self, conn: AsyncConnection, rollups: Sequence[Rollup]) -> None:
-        ins = self._insert(ROLLUPS)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["minute", "endpoint"],
-            set_={c: ROLLUPS.c[c] + ins.excluded[c] for c in ROLLUP_SUMS},
-        )
-        rows = [
-            {
-                "minute": r.minute,
-                "endpoint": r.endpoint,
-                **{c: getattr(r, c) for c in ROLLUP_SUMS},
-            }
-            for r in rollups
-        ]
-        await conn.execute(stmt, rows)
+            if requests:
+                rows = [REQUEST.row(r) for r in requests]
+                await conn.execute(self._insert(REQUESTS).on_conflict_do_nothing(), rows)
+            if health:
+                await conn.execute(HEALTH_SAMPLES.insert(), [HEALTH.row(h) for h in health])
+            if rollups:
+                ins = self._insert(ROLLUPS)
+                upsert = ins.on_conflict_do_update(
+                    index_elements=list(ROLLUP_KEYS),
+                    set_={c: ROLLUPS.c[c] + ins.excluded[c] for c in ROLLUP_SUMS},
+                )
+                await conn.execute(upsert, [ROLLUP.row(r) for r in rollups])
 
     async def recent_requests(
         self, endpoint: str | None = None, limit: int = 100, since: float | None = None
     ) -> list[RequestRecord]:
         """The newest requests first, optionally of one endpoint and since a time."""
-        q = select(REQUESTS)
+        q = REQUEST.select()
         if endpoint is not None:
             q = q.where(REQUESTS.c.endpoint == endpoint)
         if since is not None:
@@ -153,7 +91,7 @@ class RequestLogRepo(Database):
         q = q.order_by(REQUESTS.c.ts.desc()).limit(max(0, limit))
         async with self._read() as conn:
             rows = (await conn.execute(q)).all()
-        return [RequestRecord(**r._mapping) for r in rows]
+        return [REQUEST.record(r) for r in rows]
 
     async def count_requests(self, endpoint: str | None = None) -> int:
         """How many requests the log holds (of one endpoint, or all)."""
@@ -174,10 +112,10 @@ class RequestLogRepo(Database):
     async def rollups(self, endpoint: str | None, since: float) -> list[Rollup]:
         """Per-minute rollups from the minute holding ``since`` on, oldest first
         (``endpoint=None``: every endpoint)."""
-        q = select(ROLLUPS).where(ROLLUPS.c.minute >= int(since // 60))
+        q = ROLLUP.select().where(ROLLUPS.c.minute >= int(since // 60))
         if endpoint is not None:
             q = q.where(ROLLUPS.c.endpoint == endpoint)
         q = q.order_by(ROLLUPS.c.minute, ROLLUPS.c.endpoint)
         async with self._read() as conn:
             rows = (await conn.execute(q)).all()
-        return [Rollup(**r._mapping) for r in rows]
+        return [ROLLUP.record(r) for r in rows]

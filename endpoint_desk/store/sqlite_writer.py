@@ -10,56 +10,49 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Sequence
-from operator import attrgetter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from endpoint_desk.core.errors import StoreError
+from endpoint_desk.store.columns import (
+    HEALTH,
+    REQUEST,
+    ROLLUP,
+    ROLLUP_KEYS,
+    ROLLUP_SUMS,
+    RecordColumns,
+)
 from endpoint_desk.store.database import driver_reason
 from endpoint_desk.store.records import HealthRecord, RequestRecord, rollups_from
-from endpoint_desk.store.tables import REQUESTS
 
-__all__ = ["REQUEST_COLUMNS", "ROLLUP_SUMS", "SQLiteBatchWriter", "request_tuple"]
-
-ROLLUP_SUMS = (
-    "requests",
-    "errors",
-    "latency_ms_sum",
-    "ttft_ms_sum",
-    "ttft_count",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-)
-
-REQUEST_COLUMNS = tuple(c.name for c in REQUESTS.columns)
-request_tuple: Callable[[RequestRecord], tuple[Any, ...]] = attrgetter(*REQUEST_COLUMNS)
-"""A request record as a row of ``requests`` (the table's columns, in order, are
-``RequestRecord``'s fields)."""
-
-_HEALTH_COLUMNS = ("ts", "endpoint", "ok", "latency_ms", "error_kind", "detail")
+__all__ = ["SQLiteBatchWriter"]
 
 
-def _json_insert(table: str, columns: Sequence[str], conflict: str = "") -> str:
+def _json_insert(columns: RecordColumns[Any], conflict: str = "") -> str:
     """``INSERT INTO table SELECT ... FROM json_each(?)``: a whole batch of rows as one
     JSON array in one parameter, so SQLite takes it in one step. (``executemany``
     steps once per row and gives up the GIL each time; with a busy event loop in the
     other thread, getting it back costs up to the switch interval, 5 ms, per row.)"""
-    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
-    return f"INSERT {conflict} INTO {table} ({', '.join(columns)}) SELECT {picks} FROM json_each(?)"
+    names = columns.names
+    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
+    return (
+        f"INSERT {conflict} INTO {columns.table.name} ({', '.join(names)}) "
+        f"SELECT {picks} FROM json_each(?)"
+    )
 
 
-_SQLITE_JSON_INSERT_REQUESTS = _json_insert("requests", REQUEST_COLUMNS, "OR IGNORE")
-_SQLITE_JSON_INSERT_HEALTH = _json_insert("health_samples", _HEALTH_COLUMNS)
-_SQLITE_UPSERT_ROLLUPS = (
-    f"INSERT INTO rollups (minute, endpoint, {', '.join(ROLLUP_SUMS)}) "
-    f"VALUES (?, ?, {', '.join('?' * len(ROLLUP_SUMS))}) "
-    "ON CONFLICT (minute, endpoint) DO UPDATE SET "
+_INSERT_REQUESTS = _json_insert(REQUEST, "OR IGNORE")
+_INSERT_HEALTH = _json_insert(HEALTH)
+_UPSERT_ROLLUPS = (
+    f"INSERT INTO {ROLLUP.table.name} ({', '.join(ROLLUP.names)}) "
+    f"VALUES ({', '.join('?' * len(ROLLUP.names))}) "
+    f"ON CONFLICT ({', '.join(ROLLUP_KEYS)}) DO UPDATE SET "
     + ", ".join(f"{c} = {c} + excluded.{c}" for c in ROLLUP_SUMS)
 )
+"""Rollups are few per batch (one per endpoint and minute): one row each is fine."""
 
 
 class SQLiteBatchWriter:
@@ -99,21 +92,12 @@ class SQLiteBatchWriter:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if requests:
-                    rows = [request_tuple(r) for r in requests]
-                    conn.execute(_SQLITE_JSON_INSERT_REQUESTS, (_json_rows(rows),))
-                    conn.executemany(
-                        _SQLITE_UPSERT_ROLLUPS,
-                        [
-                            (r.minute, r.endpoint, *(getattr(r, c) for c in ROLLUP_SUMS))
-                            for r in rollups_from(list(requests))
-                        ],
-                    )
+                    rows = list(map(REQUEST.values, requests))
+                    conn.execute(_INSERT_REQUESTS, (_json_rows(rows),))
+                    rollups = rollups_from(list(requests))
+                    conn.executemany(_UPSERT_ROLLUPS, map(ROLLUP.values, rollups))
                 if health:
-                    hrows = [
-                        (h.ts, h.endpoint, h.ok, h.latency_ms, h.error_kind, h.detail)
-                        for h in health
-                    ]
-                    conn.execute(_SQLITE_JSON_INSERT_HEALTH, (_json_rows(hrows),))
+                    conn.execute(_INSERT_HEALTH, (_json_rows(list(map(HEALTH.values, health))),))
                 conn.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
