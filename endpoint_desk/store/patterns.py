@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 
 from endpoint_desk.core.errors import NotFound, StoreError
 from endpoint_desk.store.database import Database
@@ -56,20 +56,7 @@ class PatternsRepo(Database):
         q = q.order_by(PATTERNS.c.successes.desc(), PATTERNS.c.failures, PATTERNS.c.id)
         async with self._read() as conn:
             rows = (await conn.execute(q)).all()
-        return [
-            PatternRecord(
-                id=r.id,
-                fingerprint=r.fingerprint,
-                framework=r.framework,
-                config=json.loads(r.config_json),
-                successes=r.successes,
-                failures=r.failures,
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-                last_used_at=r.last_used_at,
-            )
-            for r in rows
-        ]
+        return [_pattern(r) for r in rows]
 
     async def record_pattern_result(self, id: int, ok: bool) -> None:
         """Count one success or failure of a pattern.
@@ -87,3 +74,10 @@ class PatternsRepo(Database):
             )
             if result.rowcount == 0:
                 raise NotFound(f"no pattern with id {id}")
+
+
+def _pattern(row: Row[Any]) -> PatternRecord:
+    """A pattern row as a record: its columns, with the config parsed from its JSON."""
+    data = dict(row._mapping)
+    data["config"] = json.loads(data.pop("config_json"))
+    return PatternRecord(**data)
