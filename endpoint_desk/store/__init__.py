@@ -12,6 +12,7 @@ from endpoint_desk.store.records import (
     PatternRecord,
     RequestRecord,
     Rollup,
+    RollupTotals,
 )
 from endpoint_desk.store.repo import Store
 from endpoint_desk.store.secrets import SecretRedactor, SecretStore, default_redactor, mask
@@ -26,6 +27,7 @@ __all__ = [
     "Recorder",
     "RequestRecord",
     "Rollup",
+    "RollupTotals",
     "SecretRedactor",
     "SecretStore",
     "Store",

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from endpoint_desk.store.columns import HEALTH, REQUEST, ROLLUP, ROLLUP_KEYS, ROLLUP_SUMS
 from endpoint_desk.store.database import Database
-from endpoint_desk.store.records import HealthRecord, RequestRecord, Rollup, rollups_from
+from endpoint_desk.store.records import (
+    HealthRecord,
+    RequestRecord,
+    Rollup,
+    RollupTotals,
+    rollups_from,
+)
 from endpoint_desk.store.sqlite_writer import SQLiteBatchWriter
 from endpoint_desk.store.tables import HEALTH_SAMPLES, REQUESTS, ROLLUPS
 
@@ -119,3 +125,36 @@ class RequestLogRepo(Database):
         async with self._read() as conn:
             rows = (await conn.execute(q)).all()
         return [ROLLUP.record(r) for r in rows]
+
+    async def rollup_totals(self, since_minute: int) -> list[RollupTotals]:
+        """Every endpoint's totals over all its stored rollups, with its cost from minute
+        ``since_minute`` (epoch seconds // 60) on, by endpoint name: one aggregate,
+        what the engine seeds its metrics with (``since_minute``: today's first)."""
+        r = ROLLUPS.c
+        q = (
+            select(
+                r.endpoint,
+                func.sum(r.requests),
+                func.sum(r.errors),
+                func.sum(r.input_tokens),
+                func.sum(r.output_tokens),
+                func.sum(r.cost),
+                func.sum(case((r.minute >= since_minute, r.cost), else_=0.0)),
+            )
+            .group_by(r.endpoint)
+            .order_by(r.endpoint)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(q)).all()
+        return [
+            RollupTotals(
+                endpoint=name,
+                requests=int(requests or 0),
+                errors=int(errors or 0),
+                input_tokens=int(tokens_in or 0),
+                output_tokens=int(tokens_out or 0),
+                cost=float(cost or 0.0),
+                cost_since=float(cost_since or 0.0),
+            )
+            for name, requests, errors, tokens_in, tokens_out, cost, cost_since in rows
+        ]
