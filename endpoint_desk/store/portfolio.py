@@ -123,17 +123,7 @@ class PortfolioRepo(Database):
         Raises:
             NotFound: no endpoint has this name.
         """
-        now = time.time()
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(ENDPOINTS)
-                .where(ENDPOINTS.c.name == spec.name)
-                .values(kind=spec.kind.value, spec_json=spec.model_dump_json(), updated_at=now)
-            )
-            if result.rowcount == 0:
-                raise await self._not_found(conn, spec.name)
-            row = (await conn.execute(select(ENDPOINTS).where(ENDPOINTS.c.name == spec.name))).one()
-        return self._endpoint(row)
+        return await self._update(spec.name, kind=spec.kind.value, spec_json=spec.model_dump_json())
 
     async def set_state(
         self,
@@ -147,17 +137,20 @@ class PortfolioRepo(Database):
         Raises:
             NotFound: no endpoint has this name.
         """
+        return await self._update(
+            name, state=EndpointState(state).value, state_reason=reason, state_until=until
+        )
+
+    async def _update(self, name: str, **values: Any) -> EndpointRecord:
+        """Change columns of one endpoint's row (and its ``updated_at``); the row after.
+
+        Raises:
+            NotFound: no endpoint has this name.
+        """
         now = time.time()
         async with self._write() as conn:
             result = await conn.execute(
-                update(ENDPOINTS)
-                .where(ENDPOINTS.c.name == name)
-                .values(
-                    state=EndpointState(state).value,
-                    state_reason=reason,
-                    state_until=until,
-                    updated_at=now,
-                )
+                update(ENDPOINTS).where(ENDPOINTS.c.name == name).values(**values, updated_at=now)
             )
             if result.rowcount == 0:
                 raise await self._not_found(conn, name)
