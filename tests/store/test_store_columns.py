@@ -17,6 +17,8 @@ from endpoint_desk.store.records import AlertRecord, HealthRecord, RequestRecord
 from endpoint_desk.store.repo import Store
 from endpoint_desk.store.tables import REQUESTS
 
+from .conftest import full_request
+
 
 @pytest.mark.parametrize("columns", [REQUEST, HEALTH, ROLLUP, ALERT], ids=lambda c: c.table.name)
 def test_record_defaults_are_the_tables(columns: RecordColumns[Any]) -> None:
@@ -59,24 +61,7 @@ def _raw(path: Path, table: str, order: str) -> list[tuple[Any, ...]]:
 
 async def test_both_write_paths_store_the_same_rows(paths: Paths, tmp_path: Path) -> None:
     requests = [
-        RequestRecord(
-            id="full",
-            ts=1_700_000_000.25,
-            endpoint="ünïcode “name”",
-            model='m"odel\\',
-            status="error",
-            error_kind="timeout",
-            error="line one\nline two",
-            latency_ms=12.5,
-            ttft_ms=None,
-            input_tokens=2**40,
-            output_tokens=0,
-            cost=1e-9,
-            estimated=True,
-            cached=False,
-            stream=True,
-            attempts=3,
-        ),
+        full_request(),
         RequestRecord(id="plain", ts=1_700_000_030.0, endpoint="e", ttft_ms=4.5, cost=0.25),
         RequestRecord(id="other", ts=1_700_000_100.0, endpoint="e", cached=True),
     ]
