@@ -12,6 +12,9 @@ file name:
 - ``health_alerts.py``: health samples, uptime and alerts;
 - ``patterns.py``: the pattern library.
 
+The tables (``tables.py``) are the one schema: ``columns.py`` reads each record's
+column list off them for every writer and reader.
+
 Open it with ``await Store.open(settings, paths)``; nothing exists before that.
 """
 
