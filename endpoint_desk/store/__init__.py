@@ -3,6 +3,7 @@
 Nothing here opens a database at import time: ``await Store.open(settings, paths)``.
 """
 
+from endpoint_desk.store.database import resolve_database_url
 from endpoint_desk.store.recorder import Recorder
 from endpoint_desk.store.records import (
     AlertRecord,
@@ -11,9 +12,11 @@ from endpoint_desk.store.records import (
     PatternRecord,
     RequestRecord,
     Rollup,
+    RollupTotals,
 )
-from endpoint_desk.store.repo import SCHEMA_VERSION, Store, resolve_database_url
+from endpoint_desk.store.repo import Store
 from endpoint_desk.store.secrets import SecretRedactor, SecretStore, default_redactor, mask
+from endpoint_desk.store.tables import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -24,6 +27,7 @@ __all__ = [
     "Recorder",
     "RequestRecord",
     "Rollup",
+    "RollupTotals",
     "SecretRedactor",
     "SecretStore",
     "Store",

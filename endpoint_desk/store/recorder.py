@@ -32,7 +32,8 @@ from collections import deque
 from endpoint_desk.core.config import StoreSettings
 from endpoint_desk.core.errors import DeskError
 from endpoint_desk.store.records import HealthRecord, RequestRecord
-from endpoint_desk.store.repo import SQLiteBatchWriter, Store
+from endpoint_desk.store.repo import Store
+from endpoint_desk.store.sqlite_writer import SQLiteBatchWriter
 
 log = logging.getLogger(__name__)
 

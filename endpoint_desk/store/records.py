@@ -1,8 +1,8 @@
 """Plain frozen records the store reads and writes (no SQLAlchemy in sight).
 
 The engine builds ``RequestRecord`` and ``HealthRecord`` on the hot path and hands them
-to the ``Recorder``; the repository returns ``EndpointRecord``, ``Rollup`` and
-``PatternRecord`` when asked.
+to the ``Recorder``; the repository returns ``EndpointRecord``, ``Rollup``,
+``RollupTotals`` and ``PatternRecord`` when asked.
 """
 
 from __future__ import annotations
@@ -100,6 +100,20 @@ class Rollup:
     def mean_ttft_ms(self) -> float | None:
         """Mean time to first token, None when no request reported one."""
         return self.ttft_ms_sum / self.ttft_count if self.ttft_count else None
+
+
+@dataclass(frozen=True, slots=True)
+class RollupTotals:
+    """One endpoint's totals over every stored rollup (``Store.rollup_totals``), and its
+    cost from a given minute on (the engine's "spend today")."""
+
+    endpoint: str
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    cost_since: float
 
 
 @dataclass(frozen=True, slots=True)

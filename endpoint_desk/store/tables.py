@@ -1,9 +1,10 @@
 """SQLModel rows: the database's shape, kept apart from the domain types.
 
-The repository (``repo.py``) converts rows to and from ``core.models`` and the
-dataclasses of ``records.py``; nothing above the store sees these classes.
+The repository (``Store``, one module per table family) converts rows to and from
+``core.models`` and the dataclasses of ``records.py``; nothing above the store sees
+these classes.
 
-Schema versions (``meta.schema_version``; migrations live in ``repo.py``):
+Schema versions (``meta.schema_version``; migrations live in ``migrations.py``):
 
 - 1: the first layout.
 - 2: ``requests.attempts``, ``patterns.last_used_at``, ``rollups.ttft_count`` and the

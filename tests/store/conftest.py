@@ -10,6 +10,7 @@ import pytest
 from endpoint_desk.core.config import StoreSettings
 from endpoint_desk.core.models import EndpointKind, EndpointSpec
 from endpoint_desk.core.paths import Paths, get_paths
+from endpoint_desk.store.records import RequestRecord
 from endpoint_desk.store.repo import Store
 
 
@@ -38,3 +39,26 @@ def spec(name: str = "alpha", **kw: object) -> EndpointSpec:
     }
     data.update(kw)
     return EndpointSpec.model_validate(data)
+
+
+def full_request() -> RequestRecord:
+    """A request record with every field set, to awkward values (unicode, quotes,
+    backslashes, newlines, a 41-bit count, a tiny cost, no TTFT)."""
+    return RequestRecord(
+        id="full",
+        ts=1_700_000_000.25,
+        endpoint="ünïcode “name”",
+        model='m"odel\\',
+        status="error",
+        error_kind="timeout",
+        error="line one\nline two",
+        latency_ms=12.5,
+        ttft_ms=None,
+        input_tokens=2**40,
+        output_tokens=0,
+        cost=1e-9,
+        estimated=True,
+        cached=False,
+        stream=True,
+        attempts=3,
+    )

@@ -29,7 +29,13 @@ from endpoint_desk.core.errors import Duplicate, NotFound
 from endpoint_desk.core.models import ChatRequest, EndpointState
 from endpoint_desk.core.paths import Paths
 from endpoint_desk.store.recorder import Recorder
-from endpoint_desk.store.records import AlertRecord, HealthRecord, RequestRecord
+from endpoint_desk.store.records import (
+    AlertRecord,
+    HealthRecord,
+    RequestRecord,
+    Rollup,
+    RollupTotals,
+)
 from endpoint_desk.store.repo import Store
 
 from .conftest import spec
@@ -181,6 +187,23 @@ async def test_request_log_rollups_health_alerts_and_patterns(pg_store: Store) -
 
     assert await store.prune(now + 120) >= 4
     assert await store.count_requests() == 0
+
+
+async def test_rollup_totals(pg_store: Store) -> None:
+    minute = 28_000_000
+    await pg_store.upsert_rollups(
+        [
+            Rollup(minute - 1, "alpha", requests=2, errors=1, input_tokens=3, cost=1.0),
+            Rollup(minute, "alpha", requests=1, output_tokens=4, cost=0.25),
+            Rollup(minute, "beta", requests=5, cost=0.5),
+        ]
+    )
+    totals = await pg_store.rollup_totals(minute)
+    assert totals == [
+        RollupTotals("alpha", 3, 1, 3, 4, 1.25, 0.25),
+        RollupTotals("beta", 5, 0, 0, 0, 0.5, 0.5),
+    ]
+    assert all(type(t.requests) is int and type(t.cost) is float for t in totals)
 
 
 async def test_recorder_writes_through_the_async_store(pg_store: Store) -> None:

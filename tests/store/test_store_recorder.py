@@ -18,6 +18,8 @@ from endpoint_desk.store.recorder import Recorder
 from endpoint_desk.store.records import HealthRecord, RequestRecord, Rollup
 from endpoint_desk.store.repo import Store
 
+from .conftest import full_request
+
 
 async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until ``cond()`` holds, failing after ``timeout`` seconds."""
@@ -208,24 +210,7 @@ def test_from_settings_and_bad_arguments(store: Store) -> None:
 
 async def test_every_field_round_trips(store: Store, threaded: bool) -> None:
     rec = Recorder(store, flush_interval=60.0, thread=threaded)
-    full = RequestRecord(
-        id="full",
-        ts=1_700_000_000.25,
-        endpoint="ünïcode “name”",
-        model='m"odel\\',
-        status="error",
-        error_kind="timeout",
-        error="line one\nline two",
-        latency_ms=12.5,
-        ttft_ms=None,
-        input_tokens=2**40,
-        output_tokens=0,
-        cost=1e-9,
-        estimated=True,
-        cached=False,
-        stream=True,
-        attempts=3,
-    )
+    full = full_request()
     rec.record_request(full)
     rec.record_health(HealthRecord(1_700_000_001.0, "e", ok=False, latency_ms=3.0, detail="x"))
     assert await rec.flush()

@@ -16,8 +16,10 @@ from endpoint_desk.core.config import StoreSettings
 from endpoint_desk.core.errors import ConfigError, Duplicate, NotFound, StoreError
 from endpoint_desk.core.models import EndpointState
 from endpoint_desk.core.paths import Paths
-from endpoint_desk.store.records import HealthRecord, RequestRecord, Rollup
-from endpoint_desk.store.repo import SCHEMA_VERSION, Store, resolve_database_url
+from endpoint_desk.store.database import resolve_database_url
+from endpoint_desk.store.records import HealthRecord, RequestRecord, Rollup, RollupTotals
+from endpoint_desk.store.repo import Store
+from endpoint_desk.store.tables import SCHEMA_VERSION
 
 from .conftest import spec
 
@@ -189,6 +191,25 @@ async def test_rollups_add_up(store: Store) -> None:
     assert got[0].mean_ttft_ms == 3.0
     assert [r.minute for r in got] == [100, 101]
     assert [r.minute for r in await store.rollups("a", 101 * 60 + 59)] == [101]
+
+
+async def test_rollup_totals_sum_every_minute_and_the_cost_since_one(store: Store) -> None:
+    assert await store.rollup_totals(0) == []
+    await store.upsert_rollups(
+        [
+            Rollup(99, "b", requests=1, cost=0.5),  # before the minute: no cost_since
+            Rollup(99, "a", requests=2, errors=1, input_tokens=10, output_tokens=20, cost=1.0),
+            Rollup(100, "a", requests=3, errors=0, input_tokens=5, output_tokens=7, cost=0.25),
+            Rollup(101, "a", requests=1, errors=1, input_tokens=1, output_tokens=1, cost=0.125),
+        ]
+    )
+    assert await store.rollup_totals(100) == [
+        RollupTotals("a", 6, 2, 16, 28, 1.375, 0.375),
+        RollupTotals("b", 1, 0, 0, 0, 0.5, 0.0),
+    ]
+    [a, b] = await store.rollup_totals(0)
+    assert (a.cost_since, b.cost_since) == (1.375, 0.5)
+    assert [t.cost_since for t in await store.rollup_totals(102)] == [0.0, 0.0]
 
 
 async def test_patterns(store: Store) -> None:
@@ -383,9 +404,9 @@ def test_resolve_database_url(paths: Paths) -> None:
 def test_postgres_url_without_asyncpg_is_a_clear_config_error(
     paths: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import endpoint_desk.store.repo as repo
+    import endpoint_desk.store.database as database
 
-    monkeypatch.setattr(repo, "find_spec", lambda name: None)
+    monkeypatch.setattr(database, "find_spec", lambda name: None)
     for raw in ("postgresql://desk:hunter22@db.example/desk", "postgres://desk:hunter22@h/d"):
         with pytest.raises(ConfigError) as info:
             resolve_database_url(StoreSettings(database_url=raw), paths)
@@ -395,9 +416,9 @@ def test_postgres_url_without_asyncpg_is_a_clear_config_error(
 
 
 def test_postgres_url_maps_to_asyncpg(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
-    import endpoint_desk.store.repo as repo
+    import endpoint_desk.store.database as database
 
-    monkeypatch.setattr(repo, "find_spec", lambda name: object())
+    monkeypatch.setattr(database, "find_spec", lambda name: object())
     url, path = resolve_database_url(
         StoreSettings(database_url="postgresql://desk:pw@127.0.0.1:5432/desk"), paths
     )
