@@ -1,5 +1,6 @@
 """Endpoint detail: configuration (secrets masked), editable limits and routing, charts
-of latency and success over time, recent requests, health history, last trips."""
+of latency and success over time (drawn by :mod:`endpoint_desk.tui.charts`), recent
+requests, health history, last trips."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from textual_plotext import PlotextPlot
 
 from endpoint_desk.core.errors import ConfigError, DeskError
 from endpoint_desk.engine.position import EndpointView
+from endpoint_desk.tui.charts import draw_latency, draw_success
 from endpoint_desk.tui.format import (
     fmt_clock,
     fmt_day_clock,
@@ -305,39 +307,8 @@ class DetailScreen(Screen[None]):
     def _draw_charts(self) -> None:
         now = self.desk_app.clock()
         reqs = list(reversed(self.requests))
-        lat = self.query_one("#chart-latency", PlotextPlot)
-        plt = lat.plt
-        plt.clear_data()
-        plt.clear_figure()
-        span = (now - min((r.ts for r in reqs), default=now)) if reqs else 0.0
-        scale, unit = (1.0, "seconds") if span < 300 else (60.0, "minutes")
-        plt.title(f"latency (ms) of recent requests; x: {unit} ago")
-        ok_pts = [((r.ts - now) / scale, r.latency_ms) for r in reqs if r.status == "ok"]
-        bad_pts = [((r.ts - now) / scale, r.latency_ms) for r in reqs if r.status != "ok"]
-        if ok_pts:
-            plt.scatter([p[0] for p in ok_pts], [p[1] for p in ok_pts], marker="dot", label="ok")
-        if bad_pts:
-            plt.scatter(
-                [p[0] for p in bad_pts], [p[1] for p in bad_pts], marker="x", label="failed"
-            )
-        if reqs:
-            plt.xlim(-max(span / scale, 1.0) * 1.05, 0)
-        lat.refresh()
-        suc = self.query_one("#chart-success", PlotextPlot)
-        plt = suc.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title("success rate (%) per minute; x: minutes ago")
-        buckets: dict[int, list[bool]] = {}
-        for r in reqs:
-            buckets.setdefault(-int((now - r.ts) // 60), []).append(r.status == "ok")
-        if buckets:
-            xs = sorted(buckets)
-            ys = [100.0 * sum(buckets[x]) / len(buckets[x]) for x in xs]
-            plt.bar(xs, ys, width=0.6)
-            plt.ylim(0, 100)
-            plt.xlim(min(-5, xs[0]) - 0.5, 0.5)
-        suc.refresh()
+        draw_latency(self.query_one("#chart-latency", PlotextPlot), reqs, now)
+        draw_success(self.query_one("#chart-success", PlotextPlot), reqs, now)
 
     # ------------------------------------------------------------------ form
 

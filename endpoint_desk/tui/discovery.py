@@ -323,7 +323,7 @@ class DiscoveryPane(Vertical):
                     desk.secrets.delete(ref)
                 except DeskError:
                     pass
-            from endpoint_desk.tui.app import describe_error
+            from endpoint_desk.tui.engine_link import describe_error
 
             title, line = describe_error(exc)
             self.step(f"{title}: {line}", "fail")

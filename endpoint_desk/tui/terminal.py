@@ -290,7 +290,7 @@ class TerminalPane(Vertical):
             await stream.aclose()
             raise
         except Exception as exc:
-            from endpoint_desk.tui.app import describe_error
+            from endpoint_desk.tui.engine_link import describe_error
 
             title, line = describe_error(exc)
             exchange.fail(f"{title}: {line}")

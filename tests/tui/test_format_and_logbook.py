@@ -25,7 +25,7 @@ from endpoint_desk.tui.format import (
     state_text,
 )
 from endpoint_desk.tui.logbook import Logbook
-from endpoint_desk.tui.portfolio import render_cells, row_values, sort_value
+from endpoint_desk.tui.portfolio_table import render_cells, row_values, sort_value
 
 COLORS = {"success": "#00ff00", "error": "#ff0000", "warning": "#ffff00", "muted": "#888888"}
 

@@ -1,0 +1,3 @@
+from endpoint_desk.cli import main
+
+main()
