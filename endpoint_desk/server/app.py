@@ -27,8 +27,9 @@ from aiohttp import web
 from endpoint_desk.adapters.openai import RAW_SSE
 from endpoint_desk.core.errors import BadRequest, ConfigError, DeskError, NoEndpointAvailable
 from endpoint_desk.core.models import ChatChunk, ChatRequest, new_id
-from endpoint_desk.engine.desk import ChatStream, Desk
+from endpoint_desk.engine.desk import Desk
 from endpoint_desk.engine.events import ServerChanged
+from endpoint_desk.engine.request_path import ChatStream
 from endpoint_desk.server import wire
 from endpoint_desk.server.auth import KeyCheck, check_bind
 from endpoint_desk.server.metrics import CONTENT_TYPE as METRICS_TYPE
