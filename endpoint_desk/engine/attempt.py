@@ -28,7 +28,7 @@ from endpoint_desk.engine.position import Position
 from endpoint_desk.engine.verdicts import Verdicts
 
 if TYPE_CHECKING:
-    from endpoint_desk.engine.request_path import ChatStream
+    from endpoint_desk.engine.request_path import Outcome
 
 _RID_PREFIX = "chatcmpl-" + secrets.token_hex(6)
 _rid_counter = itertools.count(int.from_bytes(secrets.token_bytes(3), "big"))
@@ -79,11 +79,14 @@ class AttemptRunner:
         pos: Position,
         request: ChatRequest,
         upstream_model: str,
-        stream: ChatStream | None = None,
+        outcome: Outcome | None = None,
         t0: float | None = None,
         attempt_no: int = 1,
     ) -> AsyncGenerator[ChatChunk, None]:
-        """One try at one position: timeouts, metrics, cost, breaker, request log."""
+        """One try at one position: timeouts, metrics, cost, breaker, request log.
+
+        ``outcome`` (the request path's) learns the serving endpoint at the first
+        content chunk and the standardized result when the reply ended."""
         t0 = t0 if t0 is not None else time.perf_counter()
         adapter = pos.adapter if pos.opened and pos.adapter is not None else None
         if adapter is None:
@@ -121,8 +124,8 @@ class AttemptRunner:
                 if chunk.delta:
                     if ttft is None:
                         ttft = (time.perf_counter() - t0) * 1000
-                        if stream is not None:
-                            stream.endpoint = pos.name
+                        if outcome is not None:
+                            outcome.endpoint = pos.name
                     parts.append(chunk.delta)
                 if chunk.session_id:
                     session_id = chunk.session_id
@@ -156,9 +159,9 @@ class AttemptRunner:
             self.ledger.record_request(
                 pos, rid, request, upstream_model, ok, error, latency, ttft, usage, attempt_no
             )
-            if ok and stream is not None:
-                stream.endpoint = pos.name
-                stream.result = ChatResult(
+            if ok and outcome is not None:
+                outcome.endpoint = pos.name
+                outcome.result = ChatResult(
                     id=rid,
                     provider=pos.spec.kind.value,
                     model=(final.model if final and final.model else upstream_model),

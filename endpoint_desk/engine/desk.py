@@ -223,7 +223,7 @@ class Desk:
 
     def stream(self, request: ChatRequest, *, endpoint: str | None = None) -> ChatStream:
         """Serve ``request``; iterate the returned stream for chunks."""
-        return ChatStream(self.requests, request, endpoint)
+        return self.requests.serve(request, endpoint)
 
     async def chat(self, request: ChatRequest, *, endpoint: str | None = None) -> ChatResult:
         """Serve ``request`` and return the standardized result."""

@@ -1,18 +1,20 @@
 """The request path: route, admit, attempt, fail over, or answer from the cache.
 
-``Desk.stream(request)`` returns a :class:`ChatStream`; iterating it runs
-:meth:`RequestPath.serve`: the desk's daily budget, the candidates (a pinned endpoint,
+``Desk.stream(request)`` returns the :class:`ChatStream` of :meth:`RequestPath.serve`;
+iterating it runs the path: the desk's daily budget, the candidates (a pinned endpoint,
 or the router's plan), the reply cache, then one attempt after another
 (``engine/attempt.py``) while each candidate's guard admits it, until one succeeds.
 Failover happens only before the first content chunk reached the caller; when every
-candidate is busy the path waits for a free slot, up to the timeout.
+candidate is busy the path waits for a free slot, up to the timeout. What the path
+learns on the way (the serving endpoint, the result) goes into the request's
+:class:`Outcome`, which the stream shows its caller.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from endpoint_desk.core.config import Settings
 from endpoint_desk.core.errors import (
@@ -32,33 +34,62 @@ from endpoint_desk.engine.router import Router
 from endpoint_desk.engine.verdicts import Verdicts
 
 
-class ChatStream:
-    """A request being served: iterate it for chunks; afterwards ``result`` holds the
-    standardized result. ``endpoint`` names the serving endpoint once the first chunk
-    arrived (failover happens only before that)."""
+class Outcome:
+    """What the request path learned serving one request; only the path writes it.
 
-    def __init__(self, path: RequestPath, request: ChatRequest, pinned: str | None) -> None:
-        self._path = path
-        self._request = request
-        self._pinned = pinned
-        self.result: ChatResult | None = None
+    ``endpoint`` names the serving endpoint once the first content chunk came (failover
+    happens only before that); ``result`` is the standardized result once the reply
+    ended (``None`` after a failure).
+    """
+
+    __slots__ = ("endpoint", "result")
+
+    def __init__(self) -> None:
         self.endpoint: str | None = None
-        self._gen: AsyncIterator[ChatChunk] | None = None
+        self.result: ChatResult | None = None
 
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        if self._gen is None:
-            self._gen = self._path.serve(self._request, self, self._pinned)
-        return self._gen
+
+class ChatStream:
+    """A request being served, the public handle ``Desk.stream`` returns: iterate it
+    for chunks; afterwards ``result`` holds the standardized result. ``endpoint`` names
+    the serving endpoint once the first chunk arrived (failover happens only before
+    that).
+
+    Args:
+        chunks: the request path's chunks (``RequestPath.serve``), run when iterated.
+        outcome: what the request path learns serving them.
+    """
+
+    __slots__ = ("_chunks", "_outcome")
+
+    def __init__(self, chunks: AsyncGenerator[ChatChunk, None], outcome: Outcome) -> None:
+        self._chunks = chunks
+        self._outcome = outcome
+
+    @property
+    def endpoint(self) -> str | None:
+        """The serving endpoint, once the first content chunk came."""
+        return self._outcome.endpoint
+
+    @property
+    def result(self) -> ChatResult | None:
+        """The standardized result, once the stream ended."""
+        return self._outcome.result
+
+    def __aiter__(self) -> AsyncGenerator[ChatChunk, None]:
+        return self._chunks
 
     async def aclose(self) -> None:
-        if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]
+        """Stop serving (an upstream call in flight is cancelled and counted)."""
+        await self._chunks.aclose()
 
     async def collect(self) -> ChatResult:
-        async for _ in self:
+        """Read the stream to its end; the standardized result."""
+        async for _ in self._chunks:
             pass
-        assert self.result is not None
-        return self.result
+        result = self._outcome.result
+        assert result is not None
+        return result
 
 
 class RequestPath:
@@ -89,9 +120,15 @@ class RequestPath:
         self.desk_budget = DeskBudget(settings.budget.daily_desk_budget)
         self.cache = ReplyCache(settings.cache.ttl_seconds, settings.cache.max_entries)
 
-    async def serve(
-        self, request: ChatRequest, stream: ChatStream, pinned: str | None
-    ) -> AsyncIterator[ChatChunk]:
+    def serve(self, request: ChatRequest, pinned: str | None = None) -> ChatStream:
+        """Serve ``request`` (only at the endpoint named ``pinned`` when given) once the
+        returned stream is iterated."""
+        outcome = Outcome()
+        return ChatStream(self._serve(request, pinned, outcome), outcome)
+
+    async def _serve(
+        self, request: ChatRequest, pinned: str | None, outcome: Outcome
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Route, guard, fail over, cache: the request path."""
         t0 = time.perf_counter()
         refusal = self.desk_budget.check(self.totals.spend_today())
@@ -109,7 +146,7 @@ class RequestPath:
             key = cache_key(request, pinned or "")
             hit = self.cache.get(key)
             if hit is not None:
-                async for chunk in self._replay(hit, request, stream):
+                async for chunk in self._replay(hit, request, outcome):
                     yield chunk
                 return
         attempts: list[Attempt] = []
@@ -144,14 +181,14 @@ class RequestPath:
                 guard.enter()
                 try:
                     async with contextlib.aclosing(
-                        self.attempts.run(pos, request, upstream_model, stream, t0, len(attempts))
+                        self.attempts.run(pos, request, upstream_model, outcome, t0, len(attempts))
                     ) as chunks:
                         async for chunk in chunks:
                             if chunk.delta:
                                 sent_any = True
                             yield chunk
                     attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-                    result = stream.result
+                    result = outcome.result
                     if result is not None:
                         result.attempts = attempts
                         if key is not None and wants_cache(request, pos.spec.cache):
@@ -176,11 +213,11 @@ class RequestPath:
         raise _refusal(refusals, request.model)
 
     async def _replay(
-        self, hit: ChatResult, request: ChatRequest, stream: ChatStream
-    ) -> AsyncIterator[ChatChunk]:
+        self, hit: ChatResult, request: ChatRequest, outcome: Outcome
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Serve a cache hit: the whole reply as one chunk, then the final chunk."""
-        stream.endpoint = hit.endpoint
-        stream.result = hit
+        outcome.endpoint = hit.endpoint
+        outcome.result = hit
         self.ledger.record_cache_hit(hit, request, self.portfolio.positions.get(hit.endpoint))
         if hit.content:
             yield ChatChunk(delta=hit.content, model=hit.model)
