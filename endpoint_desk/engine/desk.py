@@ -221,9 +221,18 @@ class Desk:
 
     # ------------------------------------------------------------------ requests
 
-    def stream(self, request: ChatRequest, *, endpoint: str | None = None) -> ChatStream:
-        """Serve ``request``; iterate the returned stream for chunks."""
-        return self.requests.serve(request, endpoint)
+    def stream(
+        self, request: ChatRequest, *, endpoint: str | None = None, raw: bool = False
+    ) -> ChatStream:
+        """Serve ``request``; iterate the returned stream for chunks.
+
+        Args:
+            endpoint: serve only at this endpoint (whatever the router would choose).
+            raw: the caller forwards OpenAI server-sent events as they came: chunks of
+                adapters that can give them carry the upstream's own event bytes as
+                ``metadata["raw_sse"]`` (see ``ChatRequest.raw_sse``).
+        """
+        return self.requests.serve(request, endpoint, raw=raw)
 
     async def chat(self, request: ChatRequest, *, endpoint: str | None = None) -> ChatResult:
         """Serve ``request`` and return the standardized result."""

@@ -120,9 +120,14 @@ class RequestPath:
         self.desk_budget = DeskBudget(settings.budget.daily_desk_budget)
         self.cache = ReplyCache(settings.cache.ttl_seconds, settings.cache.max_entries)
 
-    def serve(self, request: ChatRequest, pinned: str | None = None) -> ChatStream:
+    def serve(
+        self, request: ChatRequest, pinned: str | None = None, *, raw: bool = False
+    ) -> ChatStream:
         """Serve ``request`` (only at the endpoint named ``pinned`` when given) once the
-        returned stream is iterated."""
+        returned stream is iterated. With ``raw`` the caller forwards the upstream's own
+        SSE bytes where an adapter gives them (it marks ``request.raw_sse``)."""
+        if raw:
+            request.raw_sse = True
         outcome = Outcome()
         return ChatStream(self._serve(request, pinned, outcome), outcome)
 

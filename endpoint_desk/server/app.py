@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from endpoint_desk.adapters.openai import RAW_SSE
 from endpoint_desk.core.errors import BadRequest, ConfigError, DeskError, NoEndpointAvailable
 from endpoint_desk.core.models import ChatChunk, ChatRequest, new_id
 from endpoint_desk.engine.desk import Desk
@@ -200,7 +199,7 @@ class Gateway:
                 param="messages",
                 code="invalid_request",
             )
-        stream = self.desk.stream(creq)
+        stream = self.desk.stream(creq, raw=creq.stream)
         if creq.stream:
             return await self._stream(request, creq, stream, t0)
         try:
@@ -225,17 +224,8 @@ class Gateway:
         failure before it is still a clean HTTP error and failover stays invisible).
 
         Adapters that can (OpenAI-style upstreams) hand over their upstream's own event
-        bytes (``RAW_SSE``); those are forwarded as received, one write per network
-        read. Other chunks are encoded here."""
-        token = RAW_SSE.set(True)
-        try:
-            return await self._stream_events(request, creq, stream, t0)
-        finally:
-            RAW_SSE.reset(token)
-
-    async def _stream_events(
-        self, request: web.Request, creq: ChatRequest, stream: ChatStream, t0: float
-    ) -> web.StreamResponse:
+        bytes (the stream was asked with ``raw=True``); those are forwarded as received,
+        one write per network read. Other chunks are encoded here."""
         t_engine = time.perf_counter()
         it = stream.__aiter__()
         pending: list[ChatChunk] = []
