@@ -83,7 +83,7 @@ async def main(n: int, seconds: float, real: bool, size: tuple[int, int]) -> Non
         async def synthetic() -> None:
             nonlocal sent
             names = [v.name for v in desk.endpoints()]
-            positions = desk._positions
+            positions = desk.portfolio.positions
             while not stop.is_set():
                 start = time.perf_counter()
                 for i, name in enumerate(names):

@@ -8,7 +8,6 @@ bare host; the adapter appends ``/v1`` only when the URL has no path.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -26,16 +25,6 @@ from endpoint_desk.adapters.http import (
 )
 from endpoint_desk.core.errors import DeskError, ProtocolError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
-
-RAW_SSE: ContextVar[bool] = ContextVar("endpoint_desk_raw_sse", default=False)
-"""Set by a front end that forwards the upstream's own SSE bytes (the ``/v1`` server).
-
-While it is true in the task iterating a streamed chat, the chunks carry
-``metadata["raw_sse"]``: the complete OpenAI ``data:`` events they were parsed from, as
-received (the usage-only event left out unless the request asked for usage). Text,
-usage and finish reason are still parsed, so routing, metrics and cost see the same
-chunks; the last chunk (finish reason, usage) carries no raw bytes.
-"""
 
 
 def api_root(base_url: str) -> str:
@@ -139,7 +128,7 @@ class OpenAIAdapter(Adapter):
                 started = True
                 ctype = resp.headers.get("Content-Type", "")
                 if stream and "text/event-stream" in ctype:
-                    if RAW_SSE.get():
+                    if request.raw_sse:
                         reader = self._read_raw(resp, request.include_usage)
                     else:
                         reader = self._read_stream(resp)
@@ -207,7 +196,7 @@ class OpenAIAdapter(Adapter):
 
     async def _read_raw(self, resp: H1Response, include_usage: bool) -> AsyncIterator[ChatChunk]:
         """Yield one chunk per network read: its text, and its complete events as raw
-        bytes (see ``RAW_SSE``); then the final chunk."""
+        bytes (see ``ChatRequest.raw_sse``); then the final chunk."""
         state = _RawState(self.spec.name, include_usage)
         rest = b""
         async for block in resp.content.iter_any():

@@ -275,6 +275,16 @@ class ChatRequest:
     include_usage: bool = False
     cache: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    raw_sse: bool = False
+    """Set by a front end that forwards the upstream's own SSE bytes (the ``/v1``
+    server, through ``Desk.stream(request, raw=True)``); never read from a client's body.
+
+    Adapters that can (OpenAI-style upstreams) then attach ``metadata["raw_sse"]`` to
+    the chunks of a streamed reply: the complete OpenAI ``data:`` events they were parsed
+    from, as received (the usage-only event left out unless the request asked for usage).
+    Text, usage and finish reason are still parsed, so routing, metrics and cost see the
+    same chunks; the last chunk (finish reason, usage) carries no raw bytes.
+    """
 
     @classmethod
     def from_text(cls, text: str, model: str = "", **kw: Any) -> ChatRequest:

@@ -11,10 +11,8 @@
     )
     result.view.name, result.discovery.confidence
 
-The description is kept as the endpoint's note, and its hints are used when present:
-the kind ("web chat", "Anthropic API"...), a name ("Add DeepSeek web chat" ->
-``deepseek-web-chat``), that credentials are needed ("with my credentials", "log in"),
-and an environment variable holding a key ("key in DEEPSEEK_API_KEY").
+The description is kept as the endpoint's note, and its hints (kind, name, credentials
+needed, a key variable: ``engine/hints.py``) are used when present.
 
 Inside a running event loop (a notebook) use ``await add_endpoint_async(...)``; the
 plain ``add_endpoint`` then runs in a worker thread with its own loop.
@@ -24,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +38,7 @@ from endpoint_desk.core.errors import (
 )
 from endpoint_desk.core.models import ChatRequest, EndpointKind, EndpointSpec, slugify
 from endpoint_desk.engine.desk import Desk
+from endpoint_desk.engine.hints import DescriptionHints, parse_description
 from endpoint_desk.engine.position import EndpointView
 
 __all__ = [
@@ -50,78 +48,10 @@ __all__ = [
     "add_endpoint_async",
     "assist_from_desk",
     "configure_web_chat_for",
-    "install_web_chat_repair",
     "parse_description",
 ]
 
 _SECRET_PREFIXES = ("env:", "keyring:", "file:")
-_STOP = {"add", "my", "the", "a", "an", "our", "to", "with", "please", "new", "use", "connect"}
-_KIND_WORDS: list[tuple[re.Pattern[str], EndpointKind]] = [
-    (
-        re.compile(
-            r"\b(web ?chat|chat ?page|chat (ui|interface|website|site)|browser|website)\b", re.I
-        ),
-        EndpointKind.WEB_CHAT,
-    ),
-    (re.compile(r"\banthropic\b|\bclaude\b.*\bapi\b", re.I), EndpointKind.ANTHROPIC),
-    (re.compile(r"\bgemini\b.*\bapi\b|\bgoogle ai\b", re.I), EndpointKind.GEMINI),
-    (re.compile(r"\bollama\b", re.I), EndpointKind.OLLAMA),
-    (
-        re.compile(r"\bopenai[- ]?(style|compatible)?\b.*\bapi\b|\bopenai\b", re.I),
-        EndpointKind.OPENAI,
-    ),
-]
-_CREDS = re.compile(
-    r"\b(credentials?|log ?in|login|sign ?in|password|account|my (user|email))\b", re.I
-)
-_KEY_ENV = re.compile(r"\b([A-Z][A-Z0-9_]*(?:API_KEY|_KEY|_TOKEN))\b")
-
-
-@dataclass(slots=True)
-class DescriptionHints:
-    """What a free-text description says about the endpoint."""
-
-    kind: EndpointKind | None = None
-    name: str | None = None
-    needs_credentials: bool = False
-    key_env: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "kind": self.kind.value if self.kind else None,
-            "name": self.name,
-            "needs_credentials": self.needs_credentials,
-            "key_env": self.key_env,
-        }
-
-
-def parse_description(description: str | None) -> DescriptionHints:
-    """Hints from a description such as ``"Add DeepSeek web chat with my credentials"``.
-
-    Returns kind ``web_chat``, name ``deepseek-web-chat`` and ``needs_credentials``
-    for that one. Nothing is guessed when the text says nothing.
-    """
-    hints = DescriptionHints()
-    if not description:
-        return hints
-    text = description.strip()
-    for pattern, kind in _KIND_WORDS:
-        if pattern.search(text):
-            hints.kind = kind
-            break
-    hints.needs_credentials = bool(_CREDS.search(text))
-    m = _KEY_ENV.search(text)
-    if m:
-        hints.key_env = m.group(1)
-    words = re.findall(r"[A-Za-z][\w.-]*", text)
-    proper = [w for w in words if w[0].isupper() and w.lower() not in _STOP]
-    proper = [w for w in proper if not _KEY_ENV.fullmatch(w)]
-    if proper:
-        base = proper[0]
-        suffix = "-web-chat" if hints.kind == EndpointKind.WEB_CHAT else ""
-        hints.name = slugify(base + suffix) or None
-    return hints
 
 
 @dataclass(slots=True)
@@ -411,43 +341,6 @@ def add_endpoint(url: str, **kwargs: Any) -> AddResult:
         raise box["error"]
     result: AddResult = box["result"]
     return result
-
-
-def install_web_chat_repair(desk: Desk) -> Callable[[], None]:
-    """Register discovery's runtime self-repair for the desk's web chat endpoints
-    (``adapters.webchat.repair``); returns the function that removes it again.
-
-    A repair is saved to the store (the endpoint keeps working after a restart), shown
-    as an alert, and learned by the pattern library.
-    """
-    from endpoint_desk.adapters.webchat.repair import repair_hook, set_repair_hook
-    from endpoint_desk.discovery.repair import make_repair_hook
-    from endpoint_desk.engine.events import Alert
-
-    async def record(spec: EndpointSpec, key: str, how: str, detail: str) -> None:
-        pos = desk._positions.get(spec.name)
-        if pos is None:
-            return
-        pos.spec = spec
-        await desk.store.update_endpoint(spec)
-        desk.bus.publish(
-            Alert(
-                "warning",
-                spec.name,
-                "Web chat repaired",
-                f"{spec.name}: the {key} selector stopped matching; repaired by {how}: {detail}",
-                {"option": key, "how": how},
-            )
-        )
-
-    hook = make_repair_hook(store=desk.store, resolve_secret=desk.secrets.resolve, on_repair=record)
-    previous = set_repair_hook(hook)
-
-    def remove() -> None:
-        if repair_hook() is hook:
-            set_repair_hook(previous)
-
-    return remove
 
 
 def _name_for(url: str) -> str:

@@ -275,8 +275,9 @@ async def test_all_tripped_tries_the_one_whose_cooldown_ends_first(rig_factory: 
     await add_all(rig)
     desk = rig.desk
     # the desk trips both (one ends sooner); a request still goes out to that one
-    desk._set_state_soon(desk._position("s0"), EndpointState.TRIPPED, "test", time.time() + 60)
-    desk._set_state_soon(desk._position("s1"), EndpointState.TRIPPED, "test", time.time() + 30)
+    trip = desk.portfolio.set_state_soon
+    trip(desk.portfolio.position("s0"), EndpointState.TRIPPED, "test", time.time() + 60)
+    trip(desk.portfolio.position("s1"), EndpointState.TRIPPED, "test", time.time() + 30)
     r = await desk.chat(ask())
     assert r.endpoint == "s1"
     assert desk.endpoint("s1").state is EndpointState.ON  # it served: back in
@@ -320,7 +321,8 @@ async def test_dead_upstream_at_start_is_retried_by_the_health_loop(rig_factory:
     port = sim.port
     await sim.stop()
     await desk.add(spec("late", url, limits={"health_check_interval": 0.1}), prove=False)
-    desk._set_state_soon(desk._position("late"), EndpointState.TRIPPED, "down", time.time() + 0.1)
+    late = desk.portfolio.position("late")
+    desk.portfolio.set_state_soon(late, EndpointState.TRIPPED, "down", time.time() + 0.1)
     await until(lambda: desk.endpoint("late").metrics.health_samples >= 2, what="failed probes")
     assert desk.endpoint("late").state is EndpointState.TRIPPED
     sim = SimServer(SimConfig(), port=port)
@@ -482,7 +484,7 @@ async def test_metrics_and_uptime_match_what_was_sent(rig_factory: Factory, desk
     await until(lambda: desk.endpoint("s0").metrics.health_samples >= 8, what="samples")
     await desk.stop("s0")  # no more probes; wait for the store to have every sample
     for _ in range(200):
-        await desk._recorder.flush()  # type: ignore[union-attr]
+        await desk.ledger.recorder.flush()  # type: ignore[union-attr]
         stored_samples = await desk.store.health_samples("s0")
         if len(stored_samples) == desk.endpoint("s0").metrics.health_samples:
             break
@@ -508,8 +510,8 @@ async def test_a_new_desk_shows_what_the_store_knows(rig_factory: Factory) -> No
             await desk.chat(ChatRequest.from_text("hi", model=model), endpoint="s0")
         except DeskError:
             pass
-    await desk.health.check(desk._position("s0"))
-    await desk._recorder.flush()  # type: ignore[union-attr]
+    await desk.health.check(desk.portfolio.position("s0"))
+    await desk.ledger.recorder.flush()  # type: ignore[union-attr]
     live = desk.endpoint("s0").metrics
     async with Desk(settings(), autostart=False) as cold:
         seen = cold.endpoint("s0").metrics

@@ -117,7 +117,7 @@ async def test_page_closed_mid_reply(desk: Desk, pages: ChatPagesServer) -> None
     name = await add_chat(desk, pages)
     await served_again(desk, name)
     task = await start_reply(desk, name, pages)
-    adapter = desk._positions[name].adapter
+    adapter = desk.portfolio.positions[name].adapter
     assert adapter is not None
     busy = [s.page for s in adapter._slots if s.page is not None]  # type: ignore[attr-defined]
     t0 = time.monotonic()

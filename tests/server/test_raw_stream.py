@@ -11,7 +11,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from endpoint_desk.core.models import EndpointSpec
+from endpoint_desk.core.models import ChatRequest, EndpointSpec
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.server.app import RunningServer
 
@@ -100,3 +100,30 @@ async def test_odd_framings_reach_the_client_intact(
     view = desk.endpoint("odd")
     assert view.metrics.requests == 1 and view.metrics.errors == 0
     assert view.metrics.output_tokens == 4  # the upstream's usage reached the engine
+
+
+async def test_the_engine_hands_over_raw_bytes_only_when_asked(
+    odd_upstream: str, desk: Desk
+) -> None:
+    """``desk.stream(request, raw=True)`` is the server's way to the upstream's own
+    events; without it (the TUI, the CLI, Python) no chunk carries them."""
+    await desk.add(
+        EndpointSpec(name="odd", kind="openai", base_url=odd_upstream, models=["plain-lf"]),
+        prove=False,
+    )
+    for raw in (True, False):
+        request = ChatRequest.from_text("hi", model="plain-lf", stream=True)
+        stream = desk.stream(request, raw=raw)
+        chunks = [c async for c in stream]
+        events = b"".join(
+            c.metadata["raw_sse"] for c in chunks if c.metadata and "raw_sse" in c.metadata
+        )
+        assert "".join(c.delta for c in chunks) == "Hello, wörld!"
+        if raw:
+            # four text events, the finish event and [DONE], as the upstream sent them
+            # (the usage-only event is left out: the request did not ask for usage)
+            assert events.count(b"data: ") == 6 and events.endswith(b"data: [DONE]\n\n")
+        else:
+            assert events == b""
+        assert stream.endpoint == "odd"
+        assert stream.result is not None and stream.result.content == "Hello, wörld!"

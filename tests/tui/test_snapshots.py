@@ -76,7 +76,7 @@ async def populate(pilot: Pilot[Any], app: DeskApp) -> None:
             prices=Prices(input_per_mtok=1.0, output_per_mtok=2.0),
         )
         await app.desk.add(spec, prove=False, start=enabled)
-        metrics = app.desk._positions[name].metrics
+        metrics = app.desk.portfolio.positions[name].metrics
         for ok, lat, ttft, tin, tout, cost in outcomes:
             metrics.record(ok, lat, ttft, tin, tout, cost)
             app.desk.totals.record(ok, lat, ttft, tin, tout, cost)
