@@ -311,3 +311,29 @@ def whole_call_fragments(calls: Sequence[dict[str, Any]]) -> list[dict[str, Any]
         }
         for i, call in enumerate(calls)
     ]
+
+
+def stream_fragments(
+    calls: Sequence[dict[str, Any]], pieces: int = 3
+) -> list[list[dict[str, Any]]]:
+    """Whole tool calls as the events a streaming upstream sends: per call one event
+    that starts it (index, id, name, empty arguments), then its arguments in ``pieces``
+    parts."""
+    events: list[list[dict[str, Any]]] = []
+    for i, call in enumerate(calls):
+        fn = call["function"]
+        events.append(
+            [
+                {
+                    "index": i,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": fn["name"], "arguments": ""},
+                }
+            ]
+        )
+        args = str(fn.get("arguments") or "")
+        size = max(1, -(-len(args) // max(1, pieces)))
+        for pos in range(0, len(args), size):
+            events.append([{"index": i, "function": {"arguments": args[pos : pos + size]}}])
+    return events

@@ -286,7 +286,7 @@ def event(name: str, data: dict[str, Any]) -> bytes:
 class StreamEncoder:
     """Writes one reply as Anthropic's named events.
 
-    ``start()`` (``message_start``, ``ping``), ``feed(chunk)`` for each chunk (opening
+    ``start()`` (``message_start``), ``feed(chunk)`` for each chunk (opening
     and closing text and ``tool_use`` blocks as the content changes kind), ``end()``
     (the last block's stop, ``message_delta``, ``message_stop``).
     """
@@ -312,18 +312,19 @@ class StreamEncoder:
             "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": 1},
         }
-        return event("message_start", {"type": "message_start", "message": message}) + event(
-            "ping", {"type": "ping"}
-        )
+        return event("message_start", {"type": "message_start", "message": message})
 
     def _open(self, kind: str, block: dict[str, Any]) -> bytes:
         out = self._close()
         self._index += 1
         self._block = kind
-        return out + event(
+        out += event(
             "content_block_start",
             {"type": "content_block_start", "index": self._index, "content_block": block},
         )
+        if self._index == 0:  # as upstream: a ping after the first block starts
+            out += event("ping", {"type": "ping"})
+        return out
 
     def _close(self) -> bytes:
         if self._block is None:
@@ -413,10 +414,15 @@ ERROR_TYPES: dict[int, str] = {
 }
 
 
-def error_body(status: int, message: str) -> bytes:
+def error_object(status: int, message: str) -> dict[str, Any]:
     """Anthropic's error shape for a status: ``{"type": "error", "error": {...}}``."""
     etype = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return orjson.dumps({"type": "error", "error": {"type": etype, "message": message}})
+    return {"type": "error", "error": {"type": etype, "message": message}}
+
+
+def error_body(status: int, message: str) -> bytes:
+    """:func:`error_object` as bytes."""
+    return orjson.dumps(error_object(status, message))
 
 
 def error_event(status: int, message: str) -> bytes:

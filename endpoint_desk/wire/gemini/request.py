@@ -201,6 +201,13 @@ def _read_parts(
     return out
 
 
+_SNAKE = {
+    "system_instruction": "systemInstruction",
+    "generation_config": "generationConfig",
+    "tool_config": "toolConfig",
+}
+
+
 def _result_text(response: Any) -> str:
     """A ``functionResponse.response`` as a tool message's text (the inverse of
     ``_response_object``)."""
@@ -218,6 +225,9 @@ def parse_generate_request(body: Any) -> ChatRequest:
     """
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
+    for snake, camel in _SNAKE.items():  # Google's JSON accepts both spellings
+        if snake in body and camel not in body:
+            body = {**body, camel: body[snake]}
     raw = body.get("contents")
     if not isinstance(raw, list) or not raw:
         raise BadRequest("contents is not specified", param="contents")

@@ -127,11 +127,13 @@ class ChunkEncoder:
         cid: the completion id, the same on every chunk.
         model: the model name reported on every chunk.
         created: Unix time of the request.
+        usage_null: add ``"usage": null`` to every chunk, as OpenAI does when the
+            request asked for ``stream_options.include_usage``.
     """
 
-    __slots__ = ("_head", "_usage_head")
+    __slots__ = ("_end", "_head", "_usage_head")
 
-    def __init__(self, cid: str, model: str, created: int) -> None:
+    def __init__(self, cid: str, model: str, created: int, *, usage_null: bool = False) -> None:
         common = (
             b'data: {"id":'
             + orjson.dumps(cid)
@@ -142,14 +144,14 @@ class ChunkEncoder:
             + b',"system_fingerprint":null,"choices":'
         )
         self._head = common + b'[{"index":0,"delta":'
+        self._end = b'],"usage":null}\n\n' if usage_null else b"]}\n\n"
         self._usage_head = common + b'[],"usage":'
 
     def role(self) -> bytes:
         """The first event: the assistant role with empty content."""
         return (
-            self._head
-            + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
-        )
+            self._head + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}'
+        ) + self._end
 
     def delta(self, text: str) -> bytes:
         """A content event."""
@@ -157,7 +159,8 @@ class ChunkEncoder:
             self._head
             + b'{"content":'
             + orjson.dumps(text)
-            + b'},"logprobs":null,"finish_reason":null}]}\n\n'
+            + b'},"logprobs":null,"finish_reason":null}'
+            + self._end
         )
 
     def tool_calls(self, fragments: list[dict[str, Any]]) -> bytes:
@@ -166,7 +169,8 @@ class ChunkEncoder:
             self._head
             + b'{"tool_calls":'
             + orjson.dumps(fragments)
-            + b'},"logprobs":null,"finish_reason":null}]}\n\n'
+            + b'},"logprobs":null,"finish_reason":null}'
+            + self._end
         )
 
     def finish(self, reason: str | None) -> bytes:
@@ -175,7 +179,8 @@ class ChunkEncoder:
             self._head
             + b'{},"logprobs":null,"finish_reason":"'
             + finish_reason(reason).encode()
-            + b'"}]}\n\n'
+            + b'"}'
+            + self._end
         )
 
     def usage(self, usage: Usage, extension: dict[str, Any] | None = None) -> bytes:
