@@ -151,6 +151,11 @@ class EndpointSpec(BaseModel):
         description="Adapter-specific settings (web chat selectors, template, versions).",
     )
     cache: bool = Field(False, description="Serve identical requests from the reply cache.")
+    capabilities: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Overrides of what the adapter declares it can do (streaming, tools, "
+        "vision, json_schema, embeddings), where the user knows better.",
+    )
     health_probe: Literal["cheap", "chat"] = "cheap"
     note: str = ""
     demo: bool = False
@@ -163,6 +168,17 @@ class EndpointSpec(BaseModel):
         if not slug:
             raise ValueError("name must contain a letter or a digit")
         return slug
+
+    @field_validator("capabilities")
+    @classmethod
+    def _check_capabilities(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - set(toolkit.CAPABILITIES))
+        if unknown:
+            raise ValueError(
+                f"unknown capability {unknown[0]!r}; capabilities are "
+                + ", ".join(toolkit.CAPABILITIES)
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod
