@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from endpoint_desk.core.errors import ProtocolError
 from endpoint_desk.core.models import ChatChunk, Usage
 from endpoint_desk.core.tools import whole_call_fragments
@@ -118,3 +120,65 @@ class StreamState:
                 f"{self.endpoint} cut the stream short (no [DONE])", endpoint=self.endpoint
             )
         return ChatChunk(finish_reason=self.finish or "stop", usage=self.usage, model=self.model)
+
+
+def event_data(event: bytes) -> bytes | None:
+    """The data of one SSE event (``None`` for a comment or an event without data)."""
+    if event.startswith(b"data: ") and b"\n" not in event:
+        return event[6:]
+    data: list[bytes] = []
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            data.append(value[1:] if value.startswith(b" ") else value)
+    return b"\n".join(data) if data else None
+
+
+class RawEvents:
+    """Reads complete SSE events as received, for a front end that forwards them: their
+    text and tool-call fragments (so the engine sees the reply), and the bytes to
+    forward (the usage-only event left out unless the client asked for usage)."""
+
+    __slots__ = ("include_usage", "state")
+
+    def __init__(self, state: StreamState, include_usage: bool) -> None:
+        self.state = state
+        self.include_usage = include_usage
+
+    def feed(self, complete: bytes) -> tuple[str, list[dict[str, Any]] | None, bytes]:
+        """``(text, fragments or None, bytes to forward)`` of complete events (each
+        ending in a blank line, ``\\n`` line ends)."""
+        state = self.state
+        texts: list[str] = []
+        fragments: list[dict[str, Any]] | None = None
+        dropped = False
+        keep: list[bytes] = []
+        for event in complete.split(b"\n\n"):
+            if not event:
+                continue
+            data = event_data(event)
+            if data is None:
+                keep.append(event)
+                continue
+            if data == b"[DONE]":
+                state.done = True
+                keep.append(event)
+                continue
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise ProtocolError(
+                    f"{state.endpoint} sent an event that is not JSON ({exc})",
+                    endpoint=state.endpoint,
+                ) from None
+            text, frags = state.feed(obj)
+            if text:
+                texts.append(text)
+            if frags:
+                fragments = frags if fragments is None else fragments + frags
+            if not obj.get("choices") and not self.include_usage:
+                dropped = True
+                continue
+            keep.append(event)
+        raw = b"".join(e + b"\n\n" for e in keep) if dropped else complete
+        return "".join(texts), fragments, raw
