@@ -8,8 +8,8 @@ secrets; it translates every library error into a ``DeskError`` subclass.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from endpoint_desk.core.errors import ConfigError
@@ -20,6 +20,7 @@ from endpoint_desk.core.models import (
     EndpointSpec,
     ProbeResult,
 )
+from endpoint_desk.core.tools import CAPABILITIES
 
 SecretResolver = Callable[[str], str]
 """Turns a secret reference (``env:NAME``...) into its value, at request time only.
@@ -30,7 +31,14 @@ Raises ``ConfigError`` (or ``AuthFailed``) when the reference cannot be resolved
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What an adapter can do; front ends and the router read these."""
+    """What an adapter can do; front ends and the router read these.
+
+    The router sends a request only where every capability it needs
+    (``ChatRequest.needs()``: ``tools``, ``vision``, ``json_schema``; ``embeddings`` for
+    ``/v1/embeddings``) is on. An endpoint's ``capabilities`` setting overrides its
+    adapter's declaration where the user knows better (a model without vision behind
+    an OpenAI-style API, say).
+    """
 
     streaming: bool = True
     list_models: bool = True
@@ -38,6 +46,18 @@ class Capabilities:
     sessions: bool = False
     vision: bool = False
     needs_browser: bool = False
+    tools: bool = False
+    json_schema: bool = False
+    embeddings: bool = False
+
+    def names(self) -> frozenset[str]:
+        """The capabilities (of ``core.tools.CAPABILITIES``) that are on."""
+        return frozenset(name for name in CAPABILITIES if getattr(self, name))
+
+    def overridden(self, overrides: Mapping[str, bool]) -> Capabilities:
+        """These capabilities with an endpoint's own settings applied."""
+        known = {k: bool(v) for k, v in overrides.items() if k in CAPABILITIES}
+        return replace(self, **known) if known else self
 
 
 class Adapter(abc.ABC):
@@ -53,6 +73,13 @@ class Adapter(abc.ABC):
 
     kind: ClassVar[EndpointKind]
     capabilities: ClassVar[Capabilities] = Capabilities()
+
+    @classmethod
+    def capabilities_for(cls, spec: EndpointSpec) -> Capabilities:
+        """What this adapter can do for ``spec`` (adapters whose abilities depend on
+        their options override this). The endpoint's own overrides come on top, in
+        :func:`capabilities_for`."""
+        return cls.capabilities
 
     def __init__(self, spec: EndpointSpec, resolve_secret: SecretResolver) -> None:
         self.spec = spec
@@ -166,6 +193,12 @@ def adapter_class(kind: EndpointKind) -> type[Adapter]:
         raise ConfigError(f"the {kind.value} adapter is not available: {exc}") from exc
     cls: type[Adapter] = getattr(module, attr)
     return cls
+
+
+def capabilities_for(spec: EndpointSpec) -> Capabilities:
+    """What an endpoint can do: its adapter's declaration for its options, with the
+    endpoint's ``capabilities`` overrides applied."""
+    return adapter_class(spec.kind).capabilities_for(spec).overridden(spec.capabilities)
 
 
 def create_adapter(spec: EndpointSpec, resolve_secret: SecretResolver) -> Adapter:

@@ -36,182 +36,11 @@ import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
 from endpoint_desk.adapters.http import Response, error_for_status, iter_sse, loads
-from endpoint_desk.adapters.restkit import (
-    ErrorHook,
-    data_url,
-    open_response,
-    read_json,
-    split_system,
-    strip_suffix,
-)
-from endpoint_desk.core.errors import (
-    AuthFailed,
-    ConfigError,
-    ContentBlocked,
-    DeskError,
-    ProtocolError,
-    UpstreamError,
-)
-from endpoint_desk.core.models import ChatChunk, ChatMessage, ChatRequest, EndpointKind, Usage
-
-SAFETY_REASONS = frozenset(
-    {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
-)
-"""Finish reasons that mean Google withheld the reply."""
-
-FINISH_REASONS: dict[str, str] = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "MALFORMED_FUNCTION_CALL": "stop",
-    "OTHER": "stop",
-    "LANGUAGE": "stop",
-    "FINISH_REASON_UNSPECIFIED": "stop",
-    **{reason: "content_filter" for reason in SAFETY_REASONS},
-}
-"""Gemini ``finishReason`` -> OpenAI ``finish_reason``."""
-
-
-def finish_reason(reason: Any) -> str:
-    """OpenAI's finish reason for a Gemini finish reason (unknown ones -> ``stop``)."""
-    return FINISH_REASONS.get(str(reason), "stop") if reason else "stop"
-
-
-def _parts(message: ChatMessage) -> list[dict[str, Any]]:
-    if isinstance(message.content, str):
-        return [{"text": message.content}]
-    parts: list[dict[str, Any]] = []
-    for part in message.content:
-        kind = part.get("type")
-        if kind == "text":
-            parts.append({"text": str(part.get("text", ""))})
-        elif kind == "image_url":
-            ref = part.get("image_url")
-            url = ref.get("url") if isinstance(ref, dict) else ref
-            inline = data_url(url) if isinstance(url, str) else None
-            if inline is not None:
-                parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
-            elif isinstance(url, str):
-                parts.append({"fileData": {"fileUri": url}})
-    return parts or [{"text": ""}]
-
-
-def gemini_body(
-    request: ChatRequest,
-    *,
-    safety_settings: list[Any] | None = None,
-    generation_config: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``generateContent`` body for a request."""
-    system, rest = split_system(request.messages)
-    contents: list[dict[str, Any]] = []
-    for m in rest:
-        role = "model" if m.role == "assistant" else "user"
-        parts = _parts(m)
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-    body: dict[str, Any] = {"contents": contents}
-    if system:
-        body["systemInstruction"] = {"parts": [{"text": system}]}
-    config: dict[str, Any] = dict(generation_config or {})
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.top_p is not None:
-        config["topP"] = request.top_p
-    if request.max_tokens is not None:
-        config["maxOutputTokens"] = request.max_tokens
-    if request.stop:
-        config["stopSequences"] = list(request.stop)
-    if config:
-        body["generationConfig"] = config
-    if safety_settings:
-        body["safetySettings"] = safety_settings
-    return body
-
-
-def _usage(data: Any) -> Usage | None:
-    if not isinstance(data, dict):
-        return None
-    out = data.get("candidatesTokenCount")
-    thoughts = data.get("thoughtsTokenCount")
-    return Usage(
-        input_tokens=int(data.get("promptTokenCount") or 0),
-        output_tokens=int(out or 0) + int(thoughts or 0),
-    )
-
-
-def _ratings(items: Any) -> str:
-    """The categories Google flagged, for the error message."""
-    if not isinstance(items, list):
-        return ""
-    flagged = [
-        str(r.get("category", "?")).removeprefix("HARM_CATEGORY_").lower()
-        for r in items
-        if isinstance(r, dict) and (r.get("blocked") or r.get("probability") in ("HIGH", "MEDIUM"))
-    ]
-    return f" (flagged: {', '.join(flagged)})" if flagged else ""
-
-
-class _Piece:
-    """What one ``GenerateContentResponse`` holds."""
-
-    __slots__ = ("finish", "model", "ratings", "text", "usage")
-
-    def __init__(self, endpoint: str, obj: Any) -> None:
-        if not isinstance(obj, dict):
-            raise ProtocolError(
-                f"{endpoint} sent a response that is not an object", endpoint=endpoint
-            )
-        if "error" in obj:
-            err = obj["error"]
-            msg = err.get("message") if isinstance(err, dict) else str(err)
-            raise UpstreamError(f"{endpoint} reported an error: {msg}", endpoint=endpoint)
-        feedback = obj.get("promptFeedback")
-        if isinstance(feedback, dict) and feedback.get("blockReason"):
-            reason = feedback["blockReason"]
-            raise ContentBlocked(
-                f"{endpoint} refused the prompt: safety block (blockReason {reason})"
-                + _ratings(feedback.get("safetyRatings")),
-                endpoint=endpoint,
-            )
-        self.usage = _usage(obj.get("usageMetadata"))
-        self.model: str | None = obj.get("modelVersion")
-        self.text = ""
-        self.finish: str | None = None
-        self.ratings: Any = None
-        candidates = obj.get("candidates")
-        if candidates is None:
-            return
-        if not isinstance(candidates, list):
-            raise ProtocolError(
-                f"{endpoint} sent 'candidates' that is not a list", endpoint=endpoint
-            )
-        if not candidates:
-            return
-        cand = candidates[0]
-        if not isinstance(cand, dict):
-            raise ProtocolError(
-                f"{endpoint} sent a candidate that is not an object", endpoint=endpoint
-            )
-        content = cand.get("content") or {}
-        parts = content.get("parts") if isinstance(content, dict) else None
-        if isinstance(parts, list):
-            self.text = "".join(
-                str(p.get("text", ""))
-                for p in parts
-                if isinstance(p, dict) and "text" in p and not p.get("thought")
-            )
-        self.finish = cand.get("finishReason") or None
-        self.ratings = cand.get("safetyRatings")
-
-
-def _blocked(endpoint: str, piece: _Piece) -> ContentBlocked:
-    return ContentBlocked(
-        f"{endpoint} withheld the reply: safety block (finishReason {piece.finish})"
-        + _ratings(piece.ratings),
-        endpoint=endpoint,
-    )
+from endpoint_desk.adapters.restkit import ErrorHook, open_response, read_json, strip_suffix
+from endpoint_desk.core.errors import AuthFailed, ConfigError, DeskError, ProtocolError
+from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind
+from endpoint_desk.wire.gemini.request import generate_body
+from endpoint_desk.wire.gemini.response import StreamDecoder, parse_response
 
 
 class GeminiAdapter(Adapter):
@@ -219,7 +48,7 @@ class GeminiAdapter(Adapter):
 
     kind: ClassVar[EndpointKind] = EndpointKind.GEMINI
     capabilities: ClassVar[Capabilities] = Capabilities(
-        streaming=True, list_models=True, vision=True
+        streaming=True, list_models=True, vision=True, tools=True, json_schema=True
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -304,7 +133,7 @@ class GeminiAdapter(Adapter):
         model = request.model.removeprefix("models/")
         if not model:
             raise ConfigError(f"{name}: no model given and the endpoint has no default model")
-        body = gemini_body(request, safety_settings=self._safety, generation_config=self._gen)
+        body = generate_body(request, safety_settings=self._safety, generation_config=self._gen)
         headers, params = self._headers()
         method = "streamGenerateContent" if request.stream else "generateContent"
         if request.stream:
@@ -325,38 +154,15 @@ class GeminiAdapter(Adapter):
                     yield chunk
                 return
             raw = await resp.read()
-        piece = _Piece(name, loads(raw, endpoint=name))
-        if piece.finish is None and not piece.text:
-            raise ProtocolError(f"{name} sent a response without candidates", endpoint=name)
-        if piece.finish in SAFETY_REASONS and not piece.text:
-            raise _blocked(name, piece)
-        yield ChatChunk(
-            delta=piece.text,
-            finish_reason=finish_reason(piece.finish),
-            usage=piece.usage,
-            model=piece.model,
-        )
+        yield parse_response(loads(raw, endpoint=name), name)
 
     async def _read_stream(self, resp: Response) -> AsyncIterator[ChatChunk]:
-        name = self.spec.name
-        usage: Usage | None = None
-        model: str | None = None
-        finish: str | None = None
-        sent = False
+        decoder = StreamDecoder(self.spec.name)
         async for _event, data in iter_sse(resp):
-            piece = _Piece(name, loads(data, endpoint=name))
-            usage = piece.usage or usage
-            model = piece.model or model
-            if piece.text:
-                sent = True
-                yield ChatChunk(delta=piece.text)
-            if piece.finish:
-                finish = piece.finish
-                if finish in SAFETY_REASONS and not sent:
-                    raise _blocked(name, piece)
-        if finish is None:
-            raise ProtocolError(f"{name} cut the stream short (no finishReason)", endpoint=name)
-        yield ChatChunk(finish_reason=finish_reason(finish), usage=usage, model=model)
+            chunk = decoder.feed(loads(data, endpoint=self.spec.name))
+            if chunk is not None:
+                yield chunk
+        yield decoder.final()
 
 
 def _is_key_error(body: bytes) -> bool:

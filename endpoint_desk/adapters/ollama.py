@@ -31,81 +31,15 @@ from endpoint_desk.adapters.base import Adapter, Capabilities
 from endpoint_desk.adapters.http import Response, iter_ndjson, loads
 from endpoint_desk.adapters.restkit import (
     ErrorHook,
-    data_url,
     default_error_hook,
-    image_parts,
     open_response,
     read_json,
     strip_suffix,
 )
-from endpoint_desk.core.errors import ConfigError, ProtocolError, UpstreamError
-from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
-
-DONE_REASONS: dict[str, str] = {"stop": "stop", "length": "length", "load": "stop"}
-"""Ollama ``done_reason`` -> OpenAI ``finish_reason``."""
-
-
-def ollama_body(
-    request: ChatRequest,
-    *,
-    stream: bool,
-    model_options: dict[str, Any] | None = None,
-    keep_alive: Any = None,
-    think: bool | None = None,
-) -> dict[str, Any]:
-    """The ``/api/chat`` body for a request."""
-    messages: list[dict[str, Any]] = []
-    for m in request.messages:
-        role = m.role if m.role in ("system", "user", "assistant", "tool") else "user"
-        if role == "system" or m.role == "developer":
-            role = "system"
-        out: dict[str, Any] = {"role": role, "content": m.text}
-        images = [d[1] for d in (data_url(u) for u in image_parts(m)) if d is not None]
-        if images:
-            out["images"] = images
-        messages.append(out)
-    options: dict[str, Any] = dict(model_options or {})
-    if request.temperature is not None:
-        options["temperature"] = request.temperature
-    if request.top_p is not None:
-        options["top_p"] = request.top_p
-    if request.max_tokens is not None:
-        options["num_predict"] = request.max_tokens
-    if request.stop:
-        options["stop"] = list(request.stop)
-    body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": stream}
-    if options:
-        body["options"] = options
-    if keep_alive is not None:
-        body["keep_alive"] = keep_alive
-    if think is not None:
-        body["think"] = think
-    return body
-
-
-def _final(obj: dict[str, Any]) -> ChatChunk:
-    """The closing chunk from Ollama's ``done: true`` object."""
-    usage: Usage | None = None
-    if "eval_count" in obj or "prompt_eval_count" in obj:
-        usage = Usage(
-            input_tokens=int(obj.get("prompt_eval_count") or 0),
-            output_tokens=int(obj.get("eval_count") or 0),
-        )
-    reason = DONE_REASONS.get(str(obj.get("done_reason") or "stop"), "stop")
-    return ChatChunk(finish_reason=reason, usage=usage, model=obj.get("model"))
-
-
-def _text(endpoint: str, obj: Any) -> str:
-    if not isinstance(obj, dict):
-        raise ProtocolError(f"{endpoint} sent a line that is not an object", endpoint=endpoint)
-    if "error" in obj:
-        raise UpstreamError(f"{endpoint} reported an error: {obj['error']}", endpoint=endpoint)
-    message = obj.get("message")
-    if not isinstance(message, dict):
-        if obj.get("done"):
-            return ""
-        raise ProtocolError(f"{endpoint} sent a chat line without 'message'", endpoint=endpoint)
-    return str(message.get("content") or "")
+from endpoint_desk.core.errors import ConfigError, ProtocolError
+from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind
+from endpoint_desk.wire.ollama.request import chat_body
+from endpoint_desk.wire.ollama.response import LineDecoder, final_chunk
 
 
 class OllamaAdapter(Adapter):
@@ -113,7 +47,7 @@ class OllamaAdapter(Adapter):
 
     kind: ClassVar[EndpointKind] = EndpointKind.OLLAMA
     capabilities: ClassVar[Capabilities] = Capabilities(
-        streaming=True, list_models=True, vision=True
+        streaming=True, list_models=True, vision=True, tools=True, json_schema=True
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -158,7 +92,7 @@ class OllamaAdapter(Adapter):
         name = self.spec.name
         if not request.model:
             raise ConfigError(f"{name}: no model given and the endpoint has no default model")
-        body = ollama_body(
+        body = chat_body(
             request,
             stream=request.stream,
             model_options=self._model_options,
@@ -180,20 +114,23 @@ class OllamaAdapter(Adapter):
                 return
             raw = await resp.read()
         obj = loads(raw, endpoint=name)
-        text = _text(name, obj)
+        decoder = LineDecoder(name)
+        content, _ = decoder.feed(obj)
         if not obj.get("done", True):
             raise ProtocolError(f"{name} sent an unfinished reply to stream=false", endpoint=name)
-        final = _final(obj)
-        final.delta = text
+        final = final_chunk(obj, decoder.calls > 0)
+        if content is not None:
+            final.delta, final.tool_calls = content.delta, content.tool_calls
         yield final
 
     async def _read_stream(self, resp: Response) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
+        decoder = LineDecoder(name)
         async for obj in iter_ndjson(resp, endpoint=name):
-            text = _text(name, obj)
-            if text:
-                yield ChatChunk(delta=text)
-            if obj.get("done"):
-                yield _final(obj)
+            chunk, done = decoder.feed(obj)
+            if chunk is not None:
+                yield chunk
+            if done:
+                yield final_chunk(obj, decoder.calls > 0)
                 return
         raise ProtocolError(f"{name} cut the stream short (no done: true)", endpoint=name)

@@ -24,7 +24,13 @@ from endpoint_desk.adapters.http import (
     translate_exception,
 )
 from endpoint_desk.core.errors import DeskError, ProtocolError
-from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
+from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind
+from endpoint_desk.wire.openai.request import chat_body
+from endpoint_desk.wire.openai.response import (
+    RawEvents,
+    StreamState,
+    parse_completion,
+)
 
 
 def api_root(base_url: str) -> str:
@@ -35,43 +41,21 @@ def api_root(base_url: str) -> str:
     return base
 
 
-def openai_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-    """The OpenAI wire body for a request (model already mapped)."""
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": [m.to_dict() for m in request.messages],
-    }
-    if stream:
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if request.max_tokens is not None:
-        body["max_tokens"] = request.max_tokens
-    if request.top_p is not None:
-        body["top_p"] = request.top_p
-    if request.stop:
-        body["stop"] = request.stop
-    if request.extra:
-        for key, value in request.extra.items():
-            body.setdefault(key, value)
-    return body
-
-
-def _usage(data: Any) -> Usage | None:
-    if not isinstance(data, dict):
-        return None
-    return Usage(
-        input_tokens=int(data.get("prompt_tokens") or 0),
-        output_tokens=int(data.get("completion_tokens") or 0),
-    )
-
-
 class OpenAIAdapter(Adapter):
     """Chat completions over HTTP with the shared connection pool."""
 
     kind: ClassVar[EndpointKind] = EndpointKind.OPENAI
-    capabilities: ClassVar[Capabilities] = Capabilities(streaming=True, list_models=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        streaming=True,
+        list_models=True,
+        tools=True,
+        vision=True,
+        json_schema=True,
+        embeddings=True,
+    )
+    """OpenAI's API can do all of it; a compatible service whose models cannot (no
+    vision on a text model, no tools on a small local one) says so per endpoint with
+    ``capabilities``, or the upstream's own 400 tells the caller."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -107,7 +91,7 @@ class OpenAIAdapter(Adapter):
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
         stream = request.stream
-        body = orjson.dumps(openai_body(request, stream=stream))
+        body = orjson.dumps(chat_body(request, stream=stream))
         seconds = self.spec.limits.timeout_seconds
         started = False
         try:
@@ -146,58 +130,25 @@ class OpenAIAdapter(Adapter):
 
     def _parse_whole(self, raw: bytes) -> ChatChunk:
         name = self.spec.name
-        data = loads(raw, endpoint=name)
-        try:
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-            content = message.get("content") or ""
-            finish = choice.get("finish_reason") or "stop"
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise ProtocolError(
-                f"{name} sent a completion without choices[0].message", endpoint=name
-            ) from exc
-        return ChatChunk(
-            delta=str(content),
-            finish_reason=str(finish),
-            usage=_usage(data.get("usage")),
-            model=data.get("model"),
-        )
+        return parse_completion(loads(raw, endpoint=name), name)
 
     async def _read_stream(self, resp: H1Response) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
-        finish: str | None = None
-        usage: Usage | None = None
-        model: str | None = None
-        done = False
+        state = StreamState(name)
         async for _event, data in iter_sse(resp):
             if data == "[DONE]":
-                done = True
+                state.done = True
                 break
-            obj = loads(data, endpoint=name)
-            if not isinstance(obj, dict):
-                raise ProtocolError(f"{name} sent a stream event that is not an object")
-            if "error" in obj:
-                err = obj["error"]
-                msg = err.get("message") if isinstance(err, dict) else str(err)
-                raise ProtocolError(f"{name} reported an error mid-stream: {msg}", endpoint=name)
-            if obj.get("usage"):
-                usage = _usage(obj["usage"])
-            model = obj.get("model") or model
-            for choice in obj.get("choices") or ():
-                delta = choice.get("delta") or {}
-                text = delta.get("content")
-                if text:
-                    yield ChatChunk(delta=text)
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-        if not done and finish is None:
-            raise ProtocolError(f"{name} cut the stream short (no [DONE])", endpoint=name)
-        yield ChatChunk(finish_reason=finish or "stop", usage=usage, model=model)
+            text, fragments = state.feed(loads(data, endpoint=name))
+            if text or fragments:
+                yield ChatChunk(delta=text, tool_calls=fragments)
+        yield state.final()
 
     async def _read_raw(self, resp: H1Response, include_usage: bool) -> AsyncIterator[ChatChunk]:
-        """Yield one chunk per network read: its text, and its complete events as raw
-        bytes (see ``ChatRequest.raw_sse``); then the final chunk."""
-        state = _RawState(self.spec.name, include_usage)
+        """Yield one chunk per network read: its text and tool calls, and its complete
+        events as raw bytes (see ``ChatRequest.raw_sse``); then the final chunk."""
+        state = StreamState(self.spec.name)
+        events = RawEvents(state, include_usage)
         rest = b""
         async for block in resp.content.iter_any():
             if rest:
@@ -209,81 +160,9 @@ class OpenAIAdapter(Adapter):
                 rest = block
                 continue
             rest = block[cut + 2 :]
-            text, raw = state.feed(block[: cut + 2])
-            yield ChatChunk(delta=text, metadata={"raw_sse": raw})
+            text, fragments, raw = events.feed(block[: cut + 2])
+            yield ChatChunk(delta=text, tool_calls=fragments, metadata={"raw_sse": raw})
         if rest.strip():
-            text, raw = state.feed(rest + b"\n\n")
-            yield ChatChunk(delta=text, metadata={"raw_sse": raw})
-        if not state.done and state.finish is None:
-            raise ProtocolError(f"{self.spec.name} cut the stream short (no [DONE])")
-        yield ChatChunk(finish_reason=state.finish or "stop", usage=state.usage, model=state.model)
-
-
-class _RawState:
-    """What the raw SSE reader learned so far (usage, finish reason, model, [DONE])."""
-
-    __slots__ = ("done", "finish", "include_usage", "model", "name", "usage")
-
-    def __init__(self, name: str, include_usage: bool) -> None:
-        self.name = name
-        self.include_usage = include_usage
-        self.done = False
-        self.finish: str | None = None
-        self.usage: Usage | None = None
-        self.model: str | None = None
-
-    def feed(self, complete: bytes) -> tuple[str, bytes]:
-        """Parse complete events; return their text and the bytes to forward."""
-        texts: list[str] = []
-        dropped = False
-        keep: list[bytes] = []
-        for event in complete.split(b"\n\n"):
-            if not event:
-                continue
-            data = _event_data(event)
-            if data is None:
-                keep.append(event)
-                continue
-            if data == b"[DONE]":
-                self.done = True
-                keep.append(event)
-                continue
-            obj = loads(data, endpoint=self.name)
-            if not isinstance(obj, dict):
-                raise ProtocolError(f"{self.name} sent a stream event that is not an object")
-            if "error" in obj:
-                err = obj["error"]
-                msg = err.get("message") if isinstance(err, dict) else str(err)
-                raise ProtocolError(
-                    f"{self.name} reported an error mid-stream: {msg}", endpoint=self.name
-                )
-            if obj.get("usage"):
-                self.usage = _usage(obj["usage"])
-            self.model = obj.get("model") or self.model
-            choices = obj.get("choices")
-            if choices:
-                for choice in choices:
-                    delta = choice.get("delta") or {}
-                    text = delta.get("content")
-                    if text:
-                        texts.append(text)
-                    if choice.get("finish_reason"):
-                        self.finish = choice["finish_reason"]
-            elif not self.include_usage:
-                dropped = True
-                continue
-            keep.append(event)
-        raw = b"".join(e + b"\n\n" for e in keep) if dropped else complete
-        return "".join(texts), raw
-
-
-def _event_data(event: bytes) -> bytes | None:
-    """The data of one SSE event (``None`` for a comment or an event without data)."""
-    if event.startswith(b"data: ") and b"\n" not in event:
-        return event[6:]
-    data: list[bytes] = []
-    for line in event.split(b"\n"):
-        if line.startswith(b"data:"):
-            value = line[5:]
-            data.append(value[1:] if value.startswith(b" ") else value)
-    return b"\n".join(data) if data else None
+            text, fragments, raw = events.feed(rest + b"\n\n")
+            yield ChatChunk(delta=text, tool_calls=fragments, metadata={"raw_sse": raw})
+        yield state.final()

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from endpoint_desk.core import tools as toolkit
 from endpoint_desk.core.errors import BadRequest
 
 # ---------------------------------------------------------------------------
@@ -150,6 +151,11 @@ class EndpointSpec(BaseModel):
         description="Adapter-specific settings (web chat selectors, template, versions).",
     )
     cache: bool = Field(False, description="Serve identical requests from the reply cache.")
+    capabilities: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Overrides of what the adapter declares it can do (streaming, tools, "
+        "vision, json_schema, embeddings), where the user knows better.",
+    )
     health_probe: Literal["cheap", "chat"] = "cheap"
     note: str = ""
     demo: bool = False
@@ -162,6 +168,17 @@ class EndpointSpec(BaseModel):
         if not slug:
             raise ValueError("name must contain a letter or a digit")
         return slug
+
+    @field_validator("capabilities")
+    @classmethod
+    def _check_capabilities(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - set(toolkit.CAPABILITIES))
+        if unknown:
+            raise ValueError(
+                f"unknown capability {unknown[0]!r}; capabilities are "
+                + ", ".join(toolkit.CAPABILITIES)
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -212,9 +229,17 @@ class EndpointSpec(BaseModel):
 
 @dataclass(slots=True)
 class ChatMessage:
+    """One message in OpenAI's shape.
+
+    ``tool_calls`` (assistant) and ``tool_call_id`` (role ``tool``) are OpenAI-shaped
+    (see ``core/tools.py``).
+    """
+
     role: str
     content: str | list[dict[str, Any]]
     name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -225,10 +250,23 @@ class ChatMessage:
             str(part.get("text", "")) for part in self.content if part.get("type") == "text"
         )
 
+    @property
+    def images(self) -> list[str]:
+        """The image URLs of a multi-part message, in order."""
+        if isinstance(self.content, str):
+            return []
+        return [u for u in (toolkit.image_url_of(p) for p in self.content) if u is not None]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.name:
             out["name"] = self.name
+        if self.tool_calls:
+            out["tool_calls"] = self.tool_calls
+            if not self.content:
+                out["content"] = None
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
         return out
 
 
@@ -257,6 +295,10 @@ _KNOWN_FIELDS = frozenset(
         "stop",
         "stream_options",
         "user",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
     }
 )
 
@@ -285,6 +327,25 @@ class ChatRequest:
     Text, usage and finish reason are still parsed, so routing, metrics and cost see the
     same chunks; the last chunk (finish reason, usage) carries no raw bytes.
     """
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+
+    def needs(self) -> frozenset[str]:
+        """The capabilities (``core.tools.CAPABILITIES``) an endpoint must have to serve
+        this request: ``tools`` (tools offered and not switched off), ``vision`` (an
+        image part), ``json_schema`` (a JSON response format)."""
+        needs: set[str] = set()
+        if self.tools and self.tool_choice != "none":
+            needs.add("tools")
+        if self.response_format is not None:
+            needs.add("json_schema")
+        for m in self.messages:
+            if not isinstance(m.content, str) and m.images:
+                needs.add("vision")
+                break
+        return frozenset(needs)
 
     @classmethod
     def from_text(cls, text: str, model: str = "", **kw: Any) -> ChatRequest:
@@ -341,13 +402,33 @@ class ChatRequest:
                     f"messages[{i}].content must be a string or an array",
                     param=f"messages[{i}].content",
                 )
+            if isinstance(content, list):
+                toolkit.check_parts(content, f"messages[{i}].content")
             name = m.get("name")
-            messages.append(ChatMessage(role, content, name if isinstance(name, str) else None))
+            calls = None
+            if role == "assistant" and m.get("tool_calls") is not None:
+                calls = toolkit.check_tool_calls(m["tool_calls"], f"messages[{i}].tool_calls")
+            call_id = m.get("tool_call_id")
+            if call_id is not None and not isinstance(call_id, str):
+                raise BadRequest(
+                    f"messages[{i}].tool_call_id must be a string",
+                    param=f"messages[{i}].tool_call_id",
+                )
+            messages.append(
+                ChatMessage(
+                    role,
+                    content,
+                    name if isinstance(name, str) else None,
+                    calls,
+                    call_id if role == "tool" else None,
+                )
+            )
+        toolkit.check_tool_links(messages)
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise BadRequest("'stream' must be a boolean", param="stream")
-        temperature = _number(body, "temperature", 0.0, 2.0)
-        top_p = _number(body, "top_p", 0.0, 1.0)
+        temperature = number_field(body, "temperature", 0.0, 2.0)
+        top_p = number_field(body, "top_p", 0.0, 1.0)
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
         if max_tokens is not None and (
             isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
@@ -364,6 +445,10 @@ class ChatRequest:
         include_usage = bool(isinstance(opts, dict) and opts.get("include_usage"))
         cache = body.get("cache")
         extra = {k: v for k, v in body.items() if k not in _KNOWN_FIELDS and k != "cache"}
+        tools = toolkit.check_tools(body.get("tools"))
+        parallel = body.get("parallel_tool_calls")
+        if parallel is not None and not isinstance(parallel, bool):
+            raise BadRequest("'parallel_tool_calls' must be a boolean", param="parallel_tool_calls")
         return cls(
             messages=messages,
             model=model,
@@ -375,6 +460,10 @@ class ChatRequest:
             include_usage=include_usage,
             cache=cache if isinstance(cache, bool) else None,
             extra=extra,
+            tools=tools,
+            tool_choice=toolkit.check_tool_choice(body.get("tool_choice"), tools),
+            parallel_tool_calls=parallel,
+            response_format=toolkit.check_response_format(body.get("response_format")),
         )
 
     def prompt_text(self) -> str:
@@ -382,7 +471,12 @@ class ChatRequest:
         return "\n".join(m.text for m in self.messages)
 
 
-def _number(body: dict[str, Any], key: str, lo: float, hi: float) -> float | None:
+def number_field(body: dict[str, Any], key: str, lo: float, hi: float) -> float | None:
+    """``body[key]`` as a float in ``[lo, hi]`` (``None`` when absent).
+
+    Raises:
+        BadRequest: the value is not a number in range.
+    """
     value = body.get(key)
     if value is None:
         return None
@@ -427,6 +521,9 @@ class ChatChunk:
     model: str | None = None
     session_id: str | None = None
     metadata: dict[str, Any] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    """Tool-call fragments in OpenAI's ``delta.tool_calls`` shape (index, id, name,
+    argument pieces); a chunk with tool calls counts as content for failover."""
 
 
 @dataclass(slots=True)
@@ -473,19 +570,24 @@ class ChatResult:
     created: float = field(default_factory=time.time)
     attempts: list[Attempt] = field(default_factory=list)
     cached: bool = False
+    tool_calls: list[dict[str, Any]] | None = None
+    """Whole tool calls in OpenAI's message shape, when the model called tools."""
 
     def to_dict(self) -> dict[str, Any]:
         """The standardized result as JSON-ready data."""
+        response: dict[str, Any] = {
+            "content": self.content,
+            "type": "tool_calls" if self.tool_calls else self.type,
+            "metadata": {"finish_reason": self.finish_reason, **self.metadata},
+        }
+        if self.tool_calls:
+            response["tool_calls"] = self.tool_calls
         return {
             "id": self.id,
             "provider": self.provider,
             "model": self.model,
             "endpoint": self.endpoint,
-            "response": {
-                "content": self.content,
-                "type": self.type,
-                "metadata": {"finish_reason": self.finish_reason, **self.metadata},
-            },
+            "response": response,
             "usage": self.usage.to_dict(),
             "session": {"id": self.session_id, "persistent": self.session_persistent},
             "timing": {

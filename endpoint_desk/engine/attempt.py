@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from endpoint_desk.core.errors import DeskError, UpstreamError, UpstreamTimeout
 from endpoint_desk.core.models import ChatChunk, ChatRequest, ChatResult, Usage
+from endpoint_desk.core.tools import ToolCallAssembler
 from endpoint_desk.engine.cost import cost_of, estimate_tokens
 from endpoint_desk.engine.ledger import Ledger
 from endpoint_desk.engine.portfolio import Portfolio
@@ -99,6 +100,7 @@ class AttemptRunner:
         timeout = pos.spec.limits.timeout_seconds
         ttft: float | None = None
         parts: list[str] = []
+        calls: ToolCallAssembler | None = None
         final: ChatChunk | None = None
         session_id: str | None = None
         pos.metrics.in_flight += 1
@@ -127,6 +129,14 @@ class AttemptRunner:
                         if outcome is not None:
                             outcome.endpoint = pos.name
                     parts.append(chunk.delta)
+                if chunk.tool_calls:
+                    if ttft is None:
+                        ttft = (time.perf_counter() - t0) * 1000
+                        if outcome is not None:
+                            outcome.endpoint = pos.name
+                    if calls is None:
+                        calls = ToolCallAssembler()
+                    calls.feed(chunk.tool_calls)
                 if chunk.session_id:
                     session_id = chunk.session_id
                 if chunk.finish_reason is not None or chunk.usage is not None:
@@ -146,15 +156,19 @@ class AttemptRunner:
             pos.metrics.in_flight -= 1
             latency = (time.perf_counter() - t0) * 1000
             content = "".join(parts)
+            tool_calls = calls.calls() if calls else None
             usage = final.usage if final and final.usage else None
             if usage is None:
+                produced = content
+                if tool_calls:
+                    produced += "".join(c["function"]["arguments"] for c in tool_calls)
                 usage = Usage(
                     input_tokens=estimate_tokens(request.prompt_text()),
-                    output_tokens=estimate_tokens(content),
+                    output_tokens=estimate_tokens(produced),
                     estimated=True,
                 )
             if not ok:
-                usage = usage if content else Usage()
+                usage = usage if content or tool_calls else Usage()
             cost_of(usage, upstream_model, pos.spec.prices)
             self.ledger.record_request(
                 pos, rid, request, upstream_model, ok, error, latency, ttft, usage, attempt_no
@@ -174,6 +188,7 @@ class AttemptRunner:
                     latency_ms=latency,
                     ttft_ms=ttft,
                     metadata=(final.metadata or {}) if final else {},
+                    tool_calls=tool_calls,
                 )
             if ok or error is not None:  # a caller who went away says nothing of it
                 self.verdicts.judge(pos, error)

@@ -30,7 +30,7 @@ from endpoint_desk.engine.cache import ReplyCache, cache_key, wants_cache
 from endpoint_desk.engine.guards import DeskBudget, Guard, wait_any_free
 from endpoint_desk.engine.ledger import Ledger
 from endpoint_desk.engine.portfolio import Portfolio
-from endpoint_desk.engine.router import Router
+from endpoint_desk.engine.router import Router, able
 from endpoint_desk.engine.verdicts import Verdicts
 
 
@@ -140,11 +140,14 @@ class RequestPath:
         if refusal is not None:
             self.verdicts.budget_alert("desk", refusal)
             raise refusal
+        needs = request.needs()
         if pinned is not None:
             candidates = [self.portfolio.position(pinned)]
             asked = request.model
+            if needs:
+                able(candidates, needs, asked)
         else:
-            candidates, asked = self.router.plan(request.model, self.portfolio.positions)
+            candidates, asked = self.router.plan(request.model, self.portfolio.positions, needs)
         first = candidates[0]
         key: bytes | None = None
         if wants_cache(request, first.spec.cache):
@@ -189,7 +192,7 @@ class RequestPath:
                         self.attempts.run(pos, request, upstream_model, outcome, t0, len(attempts))
                     ) as chunks:
                         async for chunk in chunks:
-                            if chunk.delta:
+                            if chunk.delta or chunk.tool_calls:
                                 sent_any = True
                             yield chunk
                     attempt.elapsed_ms = (time.perf_counter() - started) * 1000

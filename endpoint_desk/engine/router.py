@@ -29,7 +29,7 @@ import random
 from collections.abc import Iterable
 
 from endpoint_desk.core.config import RoutingSettings
-from endpoint_desk.core.errors import ModelNotFound, NoEndpointAvailable
+from endpoint_desk.core.errors import BadRequest, ModelNotFound, NoEndpointAvailable
 from endpoint_desk.core.models import EndpointState
 from endpoint_desk.engine.cost import prices_for
 from endpoint_desk.engine.position import Position
@@ -73,11 +73,20 @@ class Router:
         """The strategy for an asked model name (per-model override, else desk-wide)."""
         return self.settings.per_model.get(asked, self.settings.strategy)
 
-    def plan(self, model: str, positions: dict[str, Position]) -> tuple[list[Position], str]:
+    def plan(
+        self,
+        model: str,
+        positions: dict[str, Position],
+        needs: frozenset[str] = frozenset(),
+    ) -> tuple[list[Position], str]:
         """Candidates for ``model`` in the order to try them, and the model name to ask.
 
+        Args:
+            needs: capabilities the request needs (``ChatRequest.needs()``); only
+                endpoints that have them all are candidates.
         Raises:
             ModelNotFound: no endpoint, on or off, answers to the name.
+            BadRequest: some do, but none has a capability the request needs.
             NoEndpointAvailable: some do, but none is serving or cooling down.
         """
         pinned, asked = split_pinned(model, positions)
@@ -89,6 +98,8 @@ class Router:
             pool = list(positions.values())
         if not pool:
             raise ModelNotFound(f"no endpoint serves model {model!r}", param="model")
+        if needs:
+            pool = able(pool, needs, model)
         serving = [p for p in pool if p.state.serving]
         if not serving:
             tripped = [p for p in pool if p.state == EndpointState.TRIPPED]
@@ -157,6 +168,31 @@ class Router:
         current[best.name] -= total
         rest = sorted((p for p in group if p is not best), key=lambda p: -p.spec.weight)
         return [best, *rest]
+
+
+def able(pool: list[Position], needs: frozenset[str], model: str) -> list[Position]:
+    """The positions of ``pool`` that have every capability in ``needs``.
+
+    Raises:
+        BadRequest: none has them; the message names what each one lacks.
+    """
+    fit = [p for p in pool if needs <= p.capabilities()]
+    if fit:
+        return fit
+    anywhere: set[str] = set()
+    for p in pool:
+        anywhere |= p.capabilities()
+    lacking = sorted(needs - anywhere or needs)
+    shown = "; ".join(
+        f"{p.name} ({p.spec.kind.value}) lacks {', '.join(sorted(needs - p.capabilities()))}"
+        for p in pool[:5]
+    )
+    raise BadRequest(
+        f"no endpoint that serves {model or 'this request'!r} can handle "
+        f"{' and '.join(lacking)}: {shown} (an endpoint's capabilities can be set with "
+        "its 'capabilities' option when it can do more than its kind declares)",
+        param=lacking[0],
+    )
 
 
 def _rotate(group: list[Position], turn: int) -> list[Position]:

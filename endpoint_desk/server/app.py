@@ -14,7 +14,7 @@ Where each route lives:
 - ``GET /health``, ``GET /metrics``: ``ops.py``.
 
 Every request passes ``middleware.py`` (keys, CORS, errors, response counts); every
-answer is built by ``responses.py`` or ``wire.py``. A new front door (another wire
+answer is built by ``responses.py`` or ``endpoint_desk.wire``. A new front door (another wire
 format) is one more module, registered in :func:`create_app`.
 """
 

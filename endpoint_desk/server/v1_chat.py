@@ -1,7 +1,7 @@
 """The OpenAI front door: ``POST /v1/chat/completions``, plain or streamed.
 
 The hot path does one ``orjson`` parse, validates into the engine's plain
-``ChatRequest`` dataclass, and writes pre-assembled bytes (``server/wire.py``); no
+``ChatRequest`` dataclass, and writes pre-assembled bytes (``wire/openai/encode.py``); no
 thread hand-off, no pydantic models, no per-request logging beyond the engine's
 write-behind request log. A streamed reply forwards the upstream's own server-sent
 events when the adapter hands them over (``desk.stream(request, raw=True)``), one write
@@ -20,8 +20,8 @@ from endpoint_desk.core.errors import BadRequest, DeskError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, new_id
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.engine.request_path import ChatStream
-from endpoint_desk.server import wire
 from endpoint_desk.server.responses import desk_error_response, error_response
+from endpoint_desk.wire.openai import encode as wire
 
 
 class ChatCompletions:
@@ -99,7 +99,12 @@ class ChatCompletions:
                     ended = True
                     break
                 pending.append(chunk)
-                if chunk.delta or chunk.finish_reason is not None or chunk.usage is not None:
+                if (
+                    chunk.delta
+                    or chunk.tool_calls
+                    or chunk.finish_reason is not None
+                    or chunk.usage is not None
+                ):
                     break
         except DeskError as exc:
             await stream.aclose()
@@ -141,6 +146,8 @@ async def _encode(
     for chunk in pending:
         if chunk.delta:
             out.append(enc.delta(chunk.delta))
+        if chunk.tool_calls:
+            out.append(enc.tool_calls(chunk.tool_calls))
         if chunk.finish_reason is not None:
             finish = chunk.finish_reason
         if chunk.usage is not None:
@@ -151,6 +158,8 @@ async def _encode(
             async for chunk in it:
                 if chunk.delta:
                     await resp.write(enc.delta(chunk.delta))
+                if chunk.tool_calls:
+                    await resp.write(enc.tool_calls(chunk.tool_calls))
                 if chunk.finish_reason is not None:
                     finish = chunk.finish_reason
                 if chunk.usage is not None:

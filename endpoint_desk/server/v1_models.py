@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from endpoint_desk.engine.desk import Desk
-from endpoint_desk.server import wire
 from endpoint_desk.server.responses import JSON_HEADERS, error_response, json_response
+from endpoint_desk.wire.openai import encode as wire
 
 
 class Models:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from endpoint_desk.sim import anthropic, control, gemini, jobs, ollama, openai
+from endpoint_desk.sim import anthropic, control, embeddings, gemini, jobs, ollama, openai
 from endpoint_desk.sim.gate import Sim
 from endpoint_desk.sim.knobs import SimConfig
 from endpoint_desk.sim.state import STATE_KEY, SimState
@@ -39,6 +39,7 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     if "openai" in served:
         add_get("/v1/models/{model}", w("GET /v1/models/{model}", openai.model))
         add_post("/v1/chat/completions", w("POST /v1/chat/completions", openai.chat))
+        add_post("/v1/embeddings", w("POST /v1/embeddings", embeddings.openai_embeddings))
     if "anthropic" in served:
         add_post("/v1/messages", w("POST /v1/messages", anthropic.messages))
     if "gemini" in served:
@@ -50,6 +51,7 @@ def create_app(config: SimConfig | None = None) -> web.Application:
         add_get("/api/tags", w("GET /api/tags", ollama.tags))
         add_get("/api/version", w("GET /api/version", ollama.version))
         add_post("/api/chat", w("POST /api/chat", ollama.chat))
+        add_post("/api/embed", w("POST /api/embed", embeddings.ollama_embed))
     if "jobs" in served:
         add_post("/jobs", w("POST /jobs", jobs.job_submit))
         add_get("/jobs/{id}", w("GET /jobs/{id}", jobs.job_poll))

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from endpoint_desk.sim.writers import json_response
+from endpoint_desk.wire.anthropic.response import error_object as anthropic_error
 
 __all__ = [
     "ANTHROPIC",
@@ -32,15 +33,6 @@ _OPENAI_TYPES = {
     403: "invalid_request_error",
     404: "invalid_request_error",
     429: "rate_limit_exceeded",
-}
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    529: "overloaded_error",
 }
 _GOOGLE_STATUS = {
     400: "INVALID_ARGUMENT",
@@ -78,10 +70,7 @@ def error_response(
         )
         body = {"error": {"message": message, "type": etype, "param": None, "code": code}}
     elif proto == ANTHROPIC:
-        etype = _ANTHROPIC_TYPES.get(
-            status, "api_error" if status >= 500 else "invalid_request_error"
-        )
-        body = {"type": "error", "error": {"type": etype, "message": message}}
+        body = anthropic_error(status, message)
     elif proto == GEMINI:
         gstatus = _GOOGLE_STATUS.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
         err: dict[str, Any] = {"code": status, "message": message, "status": gstatus}

@@ -11,11 +11,17 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from endpoint_desk.core.errors import BadRequest
+from endpoint_desk.core.models import Usage
+from endpoint_desk.sim.embeddings import gemini_embed
 from endpoint_desk.sim.errors import GEMINI, fail
 from endpoint_desk.sim.gate import Sim
 from endpoint_desk.sim.knobs import Knobs
-from endpoint_desk.sim.text import count_tokens, limit, reply_text, split_chunks
+from endpoint_desk.sim.script import decide
+from endpoint_desk.sim.text import count_tokens, split_chunks
 from endpoint_desk.sim.writers import JSON, SSE, json_response, send_body, send_stream
+from endpoint_desk.wire.gemini.request import parse_generate_request
+from endpoint_desk.wire.gemini.response import response_body
 
 __all__ = ["call", "model", "models"]
 
@@ -33,7 +39,12 @@ def _model_entry(name: str) -> dict[str, Any]:
         "description": "desk sim model",
         "inputTokenLimit": 1048576,
         "outputTokenLimit": 8192,
-        "supportedGenerationMethods": ["generateContent", "countTokens"],
+        "supportedGenerationMethods": [
+            "generateContent",
+            "countTokens",
+            "embedContent",
+            "batchEmbedContents",
+        ],
     }
 
 
@@ -57,27 +68,26 @@ async def call(sim: Sim, request: web.Request) -> web.StreamResponse:
     """``POST /v1beta/models/{model}:generateContent`` and ``:streamGenerateContent``."""
     sim.auth(request, GEMINI)
     model_raw, _, method = request.match_info["name"].rpartition(":")
+    if method in ("embedContent", "batchEmbedContents") and model_raw:
+        return await gemini_embed(sim, request, model_raw, method)
     if method not in ("generateContent", "streamGenerateContent") or not model_raw:
         raise fail(
             GEMINI,
             404,
-            f"unknown method {method!r}; use generateContent or streamGenerateContent",
+            f"unknown method {method!r}; use generateContent, streamGenerateContent, "
+            "embedContent or batchEmbedContents",
         )
     route = f"POST /v1beta/models:{method}"
     body = await sim.body(request, GEMINI)
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         raise fail(GEMINI, 400, "* GenerateContentRequest.contents: contents is not specified")
+    try:
+        creq = parse_generate_request(body)
+    except BadRequest as exc:
+        raise fail(GEMINI, 400, f"* GenerateContentRequest: {exc.message}") from None
     knobs, model = await sim.gate(request, GEMINI, route, model_raw, body)
-    messages: list[dict[str, str]] = []
-    sys_inst = body.get("systemInstruction") or body.get("system_instruction")
-    if isinstance(sys_inst, dict):
-        messages.append({"role": "system", "content": _text(sys_inst)})
-    for c in contents:
-        if isinstance(c, dict):
-            role = "assistant" if c.get("role") == "model" else "user"
-            messages.append({"role": role, "content": _text(c)})
-    pt = sum(count_tokens(m["content"]) for m in messages)
+    pt = sum(count_tokens(m.text) for m in creq.messages)
     version = model
     rid = uuid.uuid4().hex[:22]
     stream = method == "streamGenerateContent"
@@ -104,40 +114,30 @@ async def call(sim: Sim, request: web.Request) -> web.StreamResponse:
             "responseId": rid,
         }
         return await _out(request, knobs, [blocked], 0, 0, stream, sse)
-    text = reply_text(sim.state, model, messages, knobs)
-    gen = body.get("generationConfig") or body.get("generation_config") or {}
-    text, cut = limit(text, gen.get("maxOutputTokens") if isinstance(gen, dict) else None)
-    finish = "MAX_TOKENS" if cut else "STOP"
-    ct = count_tokens(text)
-    usage = {"promptTokenCount": pt, "candidatesTokenCount": ct, "totalTokenCount": pt + ct}
-    pieces = split_chunks(text, knobs.chunks)
+    reply = decide(sim.state, model, creq, knobs)
+    pieces = split_chunks(reply.text, knobs.chunks)
     if not stream:
-        answer = {
-            "candidates": [
-                {
-                    "content": {"parts": [{"text": text}], "role": "model"},
-                    "finishReason": finish,
-                    "index": 0,
-                }
-            ],
-            "usageMetadata": usage,
-            "modelVersion": version,
-            "responseId": rid,
-        }
+        answer = response_body(
+            version,
+            reply.text,
+            finish=reply.finish,
+            usage=reply.usage,
+            tool_calls=reply.tool_calls,
+        )
+        answer["responseId"] = rid
         return await send_body(request, knobs, orjson.dumps(answer), len(pieces))
-    objs: list[dict[str, Any]] = []
-    for i, p in enumerate(pieces or [""]):
-        cand: dict[str, Any] = {
-            "content": {"parts": [{"text": p}], "role": "model"},
-            "index": 0,
-        }
-        obj: dict[str, Any] = {"candidates": [cand], "modelVersion": version, "responseId": rid}
-        if i == max(0, len(pieces) - 1):
-            cand["finishReason"] = finish
-            obj["usageMetadata"] = usage
-        else:
-            obj["usageMetadata"] = {"promptTokenCount": pt, "totalTokenCount": pt}
-        objs.append(obj)
+    partial = Usage(reply.usage.input_tokens, 0)
+    objs = [response_body(version, p, finish=None, usage=partial) for p in pieces]
+    last = response_body(
+        version, "", finish=reply.finish, usage=reply.usage, tool_calls=reply.tool_calls
+    )
+    if objs and not reply.tool_calls:  # the last text piece carries the finish, as upstream
+        last = response_body(version, pieces[-1], finish=reply.finish, usage=reply.usage)
+        objs[-1] = last
+    else:
+        objs.append(last)
+    for obj in objs:
+        obj["responseId"] = rid
     return await _out(request, knobs, objs, 0, len(objs), True, sse)
 
 
@@ -161,11 +161,3 @@ async def _out(
     frames = [(b"[" if i == 0 else b",\r\n") + orjson.dumps(o) for i, o in enumerate(objs)]
     frames.append(b"]")
     return await send_stream(request, knobs, frames, first, last, JSON)
-
-
-def _text(content: dict[str, Any]) -> str:
-    """The text of a Gemini ``Content`` (its ``parts``)."""
-    parts = content.get("parts")
-    if not isinstance(parts, list):
-        return ""
-    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))

@@ -12,10 +12,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from endpoint_desk.core.errors import BadRequest
 from endpoint_desk.sim.errors import OLLAMA, fail
 from endpoint_desk.sim.gate import Sim
-from endpoint_desk.sim.text import count_tokens, limit, openai_message, reply_text, split_chunks
+from endpoint_desk.sim.script import decide
+from endpoint_desk.sim.text import split_chunks
 from endpoint_desk.sim.writers import NDJSON, json_response, send_body, send_stream
+from endpoint_desk.wire.ollama.request import parse_chat_request
+from endpoint_desk.wire.ollama.response import done_line, message_line
 
 __all__ = ["OLLAMA_VERSION", "chat", "root", "tags", "version"]
 
@@ -72,50 +76,36 @@ async def chat(sim: Sim, request: web.Request) -> web.StreamResponse:
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list):
         raise fail(OLLAMA, 400, "messages must be an array")
+    try:
+        creq = parse_chat_request(body)
+    except BadRequest as exc:
+        raise fail(OLLAMA, 400, exc.message) from None
     knobs, model = await sim.gate(request, OLLAMA, route, model_raw, body)
-    messages = [openai_message(m) for m in raw_messages]
-    text = reply_text(sim.state, model, messages, knobs)
-    options = body.get("options")
-    text, cut = limit(text, options.get("num_predict") if isinstance(options, dict) else None)
-    pt = sum(count_tokens(m["content"]) for m in messages)
-    ct = count_tokens(text)
+    reply = decide(sim.state, model, creq, knobs)
     now = _iso_now()
     started = time.perf_counter_ns()
-    pieces = split_chunks(text, knobs.chunks)
+    pieces = split_chunks(reply.text, knobs.chunks)
 
-    def final(content: str) -> dict[str, Any]:
-        total = max(1, time.perf_counter_ns() - started)
-        return {
-            "model": model,
-            "created_at": now,
-            "message": {"role": "assistant", "content": content},
-            "done_reason": "length" if cut else "stop",
-            "done": True,
-            "total_duration": total,
-            "load_duration": 0,
-            "prompt_eval_count": pt,
-            "prompt_eval_duration": total // 4,
-            "eval_count": ct,
-            "eval_duration": total - total // 4,
-        }
-
-    if body.get("stream", True) is False:
-        data = orjson.dumps(final(text))
-        return await send_body(request, knobs, data, len(pieces))
-    frames = [
-        orjson.dumps(
-            {
-                "model": model,
-                "created_at": now,
-                "message": {"role": "assistant", "content": p},
-                "done": False,
-            }
+    def final(text: str, calls: list[dict[str, Any]] | None) -> bytes:
+        line = done_line(
+            model,
+            now,
+            text,
+            finish=reply.finish,
+            usage=reply.usage,
+            elapsed_ns=time.perf_counter_ns() - started,
+            tool_calls=calls,
         )
-        + b"\n"
-        for p in pieces
-    ]
-    frames.append(orjson.dumps(final("")) + b"\n")
-    return await send_stream(request, knobs, frames, 0, len(pieces), NDJSON)
+        return orjson.dumps(line)
+
+    if not creq.stream:
+        return await send_body(request, knobs, final(reply.text, reply.tool_calls), len(pieces))
+    frames = [orjson.dumps(message_line(model, now, p)) + b"\n" for p in pieces]
+    if reply.tool_calls:  # Ollama sends the calls whole, in one line
+        frames.append(orjson.dumps(message_line(model, now, "", reply.tool_calls)) + b"\n")
+    last = len(frames)
+    frames.append(final("", None) + b"\n")
+    return await send_stream(request, knobs, frames, 0, last, NDJSON)
 
 
 def _iso_now() -> str:

@@ -15,10 +15,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from endpoint_desk.core.errors import BadRequest
+from endpoint_desk.core.models import ChatRequest
+from endpoint_desk.core.tools import stream_fragments
 from endpoint_desk.sim.errors import OPENAI, fail
 from endpoint_desk.sim.gate import Sim
-from endpoint_desk.sim.text import count_tokens, limit, openai_message, reply_text, split_chunks
+from endpoint_desk.sim.script import decide
+from endpoint_desk.sim.text import split_chunks
 from endpoint_desk.sim.writers import SSE, json_response, send_body, send_stream
+from endpoint_desk.wire.openai.encode import DONE, ChunkEncoder, completion
 
 __all__ = ["chat", "model", "models"]
 
@@ -44,7 +49,7 @@ async def model(sim: Sim, request: web.Request) -> web.StreamResponse:
 
 
 async def chat(sim: Sim, request: web.Request) -> web.StreamResponse:
-    """``POST /v1/chat/completions``, plain and streamed."""
+    """``POST /v1/chat/completions``, plain and streamed (text or tool calls)."""
     route = "POST /v1/chat/completions"
     sim.auth(request, OPENAI)
     body = await sim.body(request, OPENAI)
@@ -56,66 +61,34 @@ async def chat(sim: Sim, request: web.Request) -> web.StreamResponse:
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages:
         raise fail(OPENAI, 400, "'messages' must be a non-empty array", code="invalid_type")
+    try:
+        creq = ChatRequest.from_openai(body)
+    except BadRequest as exc:
+        raise fail(OPENAI, 400, exc.message, code="invalid_request_error") from None
     knobs, model = await sim.gate(request, OPENAI, route, model_raw, body)
-    messages = [openai_message(m) for m in raw_messages]
-    text = reply_text(sim.state, model, messages, knobs)
-    text, cut = limit(text, body.get("max_completion_tokens") or body.get("max_tokens"))
-    finish = "length" if cut else "stop"
-    pt = sum(count_tokens(m["content"]) for m in messages)
-    ct = count_tokens(text)
-    usage = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
+    reply = decide(sim.state, model, creq, knobs)
     cid = "chatcmpl-" + uuid.uuid4().hex[:24]
     created = int(time.time())
-    pieces = split_chunks(text, knobs.chunks)
-    if not body.get("stream"):
-        answer = {
-            "id": cid,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": finish,
-                }
-            ],
-            "usage": usage,
-            "system_fingerprint": None,
-        }
+    pieces = split_chunks(reply.text, knobs.chunks)
+    if not creq.stream:
+        answer = completion(
+            cid,
+            model,
+            created,
+            reply.text,
+            finish=reply.finish,
+            usage=reply.usage,
+            tool_calls=reply.tool_calls,
+        )
         return await send_body(request, knobs, orjson.dumps(answer), len(pieces))
-    opts = body.get("stream_options")
-    include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
-
-    def chunk(delta: dict[str, Any], finish_reason: str | None) -> bytes:
-        obj: dict[str, Any] = {
-            "id": cid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-        if include_usage:
-            obj["usage"] = None
-        return b"data: " + orjson.dumps(obj) + b"\n\n"
-
-    frames = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
-    frames.extend(chunk({"content": p}, None) for p in pieces)
-    frames.append(chunk({}, finish))
-    if include_usage:
-        final = {
-            "id": cid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [],
-            "usage": usage,
-        }
-        frames.append(b"data: " + orjson.dumps(final) + b"\n\n")
-    frames.append(b"data: [DONE]\n\n")
-    return await send_stream(request, knobs, frames, 1, 1 + len(pieces), SSE)
+    enc = ChunkEncoder(cid, model, created, usage_null=creq.include_usage)
+    frames = [enc.role()]
+    frames.extend(enc.delta(p) for p in pieces)
+    if reply.tool_calls:
+        frames.extend(enc.tool_calls(f) for f in stream_fragments(reply.tool_calls))
+    last = len(frames)
+    frames.append(enc.finish(reply.finish))
+    if creq.include_usage:
+        frames.append(enc.usage(reply.usage))
+    frames.append(DONE)
+    return await send_stream(request, knobs, frames, 1, last, SSE)

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from endpoint_desk.adapters.anthropic import anthropic_body, finish_reason
-from endpoint_desk.adapters.gemini import finish_reason as gemini_finish
 from endpoint_desk.core.errors import (
     AuthFailed,
     ConfigError,
@@ -22,6 +20,9 @@ from endpoint_desk.core.errors import (
 )
 from endpoint_desk.core.models import ChatMessage, ChatRequest
 from endpoint_desk.sim import SimServer
+from endpoint_desk.wire.anthropic.request import messages_body as anthropic_body
+from endpoint_desk.wire.anthropic.response import finish_reason
+from endpoint_desk.wire.gemini.response import finish_reason as gemini_finish
 from tests.adapters.simkit import adapter_for, ask, collect
 
 pytestmark = pytest.mark.timeout(30)

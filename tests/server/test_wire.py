@@ -6,7 +6,7 @@ import json
 
 from endpoint_desk.core.errors import NoEndpointAvailable, RateLimited
 from endpoint_desk.core.models import Usage
-from endpoint_desk.server import wire
+from endpoint_desk.wire.openai import encode as wire
 
 
 def _data(event: bytes) -> dict[str, object]:

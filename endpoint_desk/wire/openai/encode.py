@@ -1,7 +1,8 @@
-"""OpenAI's wire format: completion bodies, server-sent event chunks, errors, model lists.
+"""Writing OpenAI replies: completion bodies, server-sent event chunks, errors, model
+lists. The ``/v1`` front door and the simulated upstream's OpenAI side both use it.
 
-Everything here returns ``bytes`` ready for the socket. Stream chunks are assembled from
-a per-stream prefix computed once, so a content chunk costs one ``orjson.dumps`` of the
+Everything returns ``bytes`` ready for the socket. Stream chunks are assembled from a
+per-stream prefix computed once, so a content chunk costs one ``orjson.dumps`` of the
 text and a few byte concatenations.
 """
 
@@ -70,27 +71,53 @@ def desk_extension(result: ChatResult) -> dict[str, Any]:
     }
 
 
+def completion(
+    cid: str,
+    model: str,
+    created: int,
+    text: str,
+    *,
+    finish: str | None,
+    usage: Usage,
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A ``chat.completion`` object."""
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+        if not text:
+            message["content"] = None
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(finish),
+            }
+        ],
+        "usage": usage_dict(usage),
+        "system_fingerprint": None,
+    }
+
+
 def completion_body(result: ChatResult, created: int) -> bytes:
-    """A ``chat.completion`` object for a finished request."""
-    return orjson.dumps(
-        {
-            "id": result.id,
-            "object": "chat.completion",
-            "created": created,
-            "model": result.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": result.content, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": finish_reason(result.finish_reason),
-                }
-            ],
-            "usage": usage_dict(result.usage),
-            "system_fingerprint": None,
-            "desk": desk_extension(result),
-        }
+    """The ``chat.completion`` body for a finished request (with the desk extension)."""
+    body = completion(
+        result.id,
+        result.model,
+        created,
+        result.content,
+        finish=result.finish_reason,
+        usage=result.usage,
+        tool_calls=result.tool_calls,
     )
+    body["desk"] = desk_extension(result)
+    return orjson.dumps(body)
 
 
 class ChunkEncoder:
@@ -100,11 +127,13 @@ class ChunkEncoder:
         cid: the completion id, the same on every chunk.
         model: the model name reported on every chunk.
         created: Unix time of the request.
+        usage_null: add ``"usage": null`` to every chunk, as OpenAI does when the
+            request asked for ``stream_options.include_usage``.
     """
 
-    __slots__ = ("_head", "_usage_head")
+    __slots__ = ("_end", "_head", "_usage_head")
 
-    def __init__(self, cid: str, model: str, created: int) -> None:
+    def __init__(self, cid: str, model: str, created: int, *, usage_null: bool = False) -> None:
         common = (
             b'data: {"id":'
             + orjson.dumps(cid)
@@ -115,14 +144,14 @@ class ChunkEncoder:
             + b',"system_fingerprint":null,"choices":'
         )
         self._head = common + b'[{"index":0,"delta":'
+        self._end = b'],"usage":null}\n\n' if usage_null else b"]}\n\n"
         self._usage_head = common + b'[],"usage":'
 
     def role(self) -> bytes:
         """The first event: the assistant role with empty content."""
         return (
-            self._head
-            + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
-        )
+            self._head + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}'
+        ) + self._end
 
     def delta(self, text: str) -> bytes:
         """A content event."""
@@ -130,7 +159,18 @@ class ChunkEncoder:
             self._head
             + b'{"content":'
             + orjson.dumps(text)
-            + b'},"logprobs":null,"finish_reason":null}]}\n\n'
+            + b'},"logprobs":null,"finish_reason":null}'
+            + self._end
+        )
+
+    def tool_calls(self, fragments: list[dict[str, Any]]) -> bytes:
+        """A tool-call event: fragments with index, and id/type/name when a call starts."""
+        return (
+            self._head
+            + b'{"tool_calls":'
+            + orjson.dumps(fragments)
+            + b'},"logprobs":null,"finish_reason":null}'
+            + self._end
         )
 
     def finish(self, reason: str | None) -> bytes:
@@ -139,7 +179,8 @@ class ChunkEncoder:
             self._head
             + b'{},"logprobs":null,"finish_reason":"'
             + finish_reason(reason).encode()
-            + b'"}]}\n\n'
+            + b'"}'
+            + self._end
         )
 
     def usage(self, usage: Usage, extension: dict[str, Any] | None = None) -> bytes:

@@ -1,0 +1,1 @@
+"""Ollama's native chat API wire format (``POST /api/chat``, ``/api/embed``)."""

@@ -1,0 +1,1 @@
+"""OpenAI's chat completions wire format (the desk's canonical shape)."""
