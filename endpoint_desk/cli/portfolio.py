@@ -10,6 +10,7 @@ from rich.table import Table
 
 from endpoint_desk.cli.common import fmt_ms, fmt_pct, open_desk, out, print_json, run
 from endpoint_desk.core.errors import BadRequest, DeskError
+from endpoint_desk.core.tools import CAPABILITY_CODES, capability_codes
 
 
 def ls(
@@ -27,7 +28,8 @@ def ls(
                 out.print("The portfolio is empty.")
                 return
             table = Table(box=None, header_style="bold", pad_edge=False)
-            for col in ("NAME", "KIND", "STATE", "MODELS", "OK%", "P50", "UPTIME", "COST", "URL"):
+            cols = ("NAME", "KIND", "STATE", "MODELS", "CAN", "OK%", "P50", "UPTIME", "COST", "URL")
+            for col in cols:
                 table.add_column(col, no_wrap=col != "URL", overflow="fold", min_width=len(col))
             for v in views:
                 names = v.spec.answers_to()
@@ -43,6 +45,7 @@ def ls(
                     v.spec.kind.value,
                     state,
                     models or "(any)",
+                    capability_codes(v.capabilities),
                     fmt_pct(m.success_rate),
                     fmt_ms(m.p50_ms),
                     fmt_pct(m.uptime),
@@ -50,6 +53,8 @@ def ls(
                     v.spec.base_url,
                 )
             out.print(table)
+            legend = ", ".join(f"{c} {n.replace('_', ' ')}" for n, c in CAPABILITY_CODES.items())
+            out.print(f"[dim]CAN: {legend}[/dim]")
 
     run(go)
 

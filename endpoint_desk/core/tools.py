@@ -30,6 +30,29 @@ from endpoint_desk.core.errors import BadRequest
 CAPABILITIES = ("streaming", "tools", "vision", "json_schema", "embeddings")
 """What an endpoint can do; a request that needs one goes only where it is on."""
 
+CAPABILITY_CODES = {
+    "streaming": "S",
+    "tools": "T",
+    "vision": "V",
+    "json_schema": "J",
+    "embeddings": "E",
+}
+"""One letter per capability, for narrow tables (``desk ls``)."""
+
+
+def capability_codes(names: Iterable[str]) -> str:
+    """``STVJ-``: a letter per capability an endpoint has, ``-`` where it has not."""
+    have = set(names)
+    return "".join(code if name in have else "-" for name, code in CAPABILITY_CODES.items())
+
+
+def capability_words(names: Iterable[str]) -> str:
+    """The capabilities in words, in their canonical order."""
+    have = set(names)
+    words = [name.replace("_", " ") for name in CAPABILITIES if name in have]
+    return ", ".join(words) or "plain chat only"
+
+
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHOICES = frozenset({"auto", "none", "required"})
 

@@ -26,6 +26,7 @@ from textual.widgets import (
 from textual_plotext import PlotextPlot
 
 from endpoint_desk.core.errors import ConfigError, DeskError
+from endpoint_desk.core.tools import capability_words
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.tui.charts import draw_latency, draw_success
 from endpoint_desk.tui.format import (
@@ -100,6 +101,7 @@ def config_lines(view: EndpointView) -> list[tuple[str, str]]:
                 f"${spec.prices.output_per_mtok:g} out per Mtok",
             )
         )
+    lines.append(("can do", capability_words(view.capabilities)))
     lines.append(("health probe", spec.health_probe))
     if spec.note:
         lines.append(("note", spec.note))

@@ -13,6 +13,7 @@ Streaming is not supported: the whole reply comes as one chunk
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import orjson
@@ -25,7 +26,16 @@ from endpoint_desk.adapters.template.paths import PathError, get_path, read_path
 from endpoint_desk.adapters.template.poll import wait_for_job
 from endpoint_desk.adapters.template.render import as_text, fill_text, render, render_url
 from endpoint_desk.core.errors import DeskError, ProtocolError, UpstreamError
-from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
+from endpoint_desk.core.models import (
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    EndpointKind,
+    EndpointSpec,
+    Usage,
+)
+from endpoint_desk.core.tools import dump_arguments, whole_call_fragments
+from endpoint_desk.wire.common import new_call_id
 
 __all__ = ["TemplateAdapter", "request_values"]
 
@@ -39,7 +49,7 @@ def request_values(request: ChatRequest) -> dict[str, Any]:
     prompt = users[-1] if users else (request.messages[-1].text if request.messages else "")
     return {
         "prompt": prompt,
-        "messages": [{"role": m.role, "content": m.text} for m in request.messages],
+        "messages": [_message(m) for m in request.messages],
         "system": "\n\n".join(system_texts) if system_texts else None,
         "conversation": "\n".join(f"{m.role}: {m.text}" for m in request.messages),
         "model": request.model or None,
@@ -47,6 +57,35 @@ def request_values(request: ChatRequest) -> dict[str, Any]:
         "max_tokens": request.max_tokens,
         "top_p": request.top_p,
         "stop": list(request.stop) if request.stop else None,
+        "tools": request.tools,
+        "tool_choice": request.tool_choice,
+        "response_format": request.response_format,
+    }
+
+
+def _message(m: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.text}
+    if m.tool_calls:
+        out["tool_calls"] = m.tool_calls
+    if m.tool_call_id is not None:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def _call(item: Any, endpoint: str) -> dict[str, Any]:
+    """One tool call in OpenAI's shape, from an OpenAI-shaped or flat item."""
+    if not isinstance(item, dict):
+        raise ProtocolError(f"{endpoint} sent a tool call that is not an object", endpoint=endpoint)
+    inner = item.get("function")
+    fn: dict[str, Any] = inner if isinstance(inner, dict) else item
+    name = fn.get("name")
+    if not isinstance(name, str) or not name:
+        raise ProtocolError(f"{endpoint} sent a tool call without a name", endpoint=endpoint)
+    args: Any = next((fn[k] for k in ("arguments", "args", "input", "parameters") if k in fn), {})
+    return {
+        "id": str(item.get("id") or new_call_id()),
+        "type": "function",
+        "function": {"name": name, "arguments": dump_arguments(args)},
     }
 
 
@@ -57,6 +96,14 @@ class TemplateAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         streaming=False, list_models=False, usage=False
     )
+
+    @classmethod
+    def capabilities_for(cls, spec: EndpointSpec) -> Capabilities:
+        """Tools when the template says where the answer's tool calls are."""
+        template = spec.options.get("template")
+        if isinstance(template, dict) and template.get("tool_calls"):
+            return replace(cls.capabilities, tools=True)
+        return cls.capabilities
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,8 +193,40 @@ class TemplateAdapter(Adapter):
 
         return hook
 
+    def _tool_calls(self, doc: Any) -> list[dict[str, Any]] | None:
+        path = self.config.tool_calls
+        if not path:
+            return None
+        try:
+            items = get_path(doc, path)
+        except PathError:
+            return None
+        if items is None or items == []:
+            return None
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            raise ProtocolError(
+                f"{self.spec.name}: the tool calls at {path!r} are not a list",
+                endpoint=self.spec.name,
+            )
+        return [_call(item, self.spec.name) for item in items]
+
     def _reply(self, doc: Any) -> ChatChunk:
         name = self.spec.name
+        calls = self._tool_calls(doc)
+        if calls:
+            try:
+                value = get_path(doc, self.config.response)
+            except PathError:
+                value = None
+            text = value if isinstance(value, str) else ""
+            return ChatChunk(
+                delta=text,
+                finish_reason="tool_calls",
+                usage=self._usage(doc),
+                tool_calls=whole_call_fragments(calls),
+            )
         value = read_path(doc, self.config.response, "reply text", endpoint=name)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             text = "".join(value)

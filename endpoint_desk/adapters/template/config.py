@@ -28,6 +28,12 @@ Keys of ``options["template"]``:
   separated, numbers index arrays: ``"output.text"``, ``"choices.0.message.content"``,
   ``"items.-1.text"``. ``""`` means the whole answer (a JSON string, or a body that
   is not JSON at all).
+- ``tool_calls`` (str, optional): path to the tool calls in the answer, for APIs that
+  call tools. Each item is OpenAI-shaped (``{"id", "function": {"name",
+  "arguments"}}``) or flat (``{"name", "arguments"|"args"|"input", "id"?}``; arguments
+  as an object or a JSON text). With it the endpoint declares the ``tools``
+  capability; the request's tools reach the API through the ``{{tools}}``
+  placeholder.
 - ``usage`` (table, optional): ``input`` and ``output`` paths to token counts; when
   absent, the desk estimates usage and marks it estimated.
 - ``finish`` (str, optional): path to a finish reason (OpenAI vocabulary kept,
@@ -57,7 +63,10 @@ Placeholders: ``{{prompt}}`` (the last user message's text), ``{{messages}}``
 text, or null), ``{{conversation}}`` (every message as ``role: text`` lines),
 ``{{model}}`` (the upstream model name, or null), ``{{temperature}}``,
 ``{{max_tokens}}``, ``{{top_p}}``, ``{{stop}}`` (null when not given),
-``{{api_key}}``, and in the poll templates ``{{id}}``.
+``{{tools}}`` (OpenAI-shaped tools, or null), ``{{tool_choice}}``,
+``{{response_format}}``, ``{{api_key}}``, and in the poll templates ``{{id}}``.
+In ``{{messages}}`` an assistant message that called tools carries its ``tool_calls``
+and a tool result its ``tool_call_id`` (OpenAI's shape).
 """
 
 from __future__ import annotations
@@ -85,6 +94,9 @@ PLACEHOLDERS = frozenset(
         "max_tokens",
         "top_p",
         "stop",
+        "tools",
+        "tool_choice",
+        "response_format",
         "api_key",
     }
 )
@@ -96,7 +108,18 @@ _CREDENTIAL_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization", "cookie"}
 )
 _TEMPLATE_KEYS = frozenset(
-    {"url", "method", "headers", "body", "response", "usage", "finish", "error", "poll"}
+    {
+        "url",
+        "method",
+        "headers",
+        "body",
+        "response",
+        "usage",
+        "finish",
+        "error",
+        "poll",
+        "tool_calls",
+    }
 )
 _POLL_KEYS = frozenset(
     {"id", "url", "method", "body", "status", "done", "failed", "error", "interval", "timeout"}
@@ -147,6 +170,7 @@ class TemplateConfig:
     finish: str | None
     error: str | None
     poll: PollConfig | None
+    tool_calls: str | None = None
 
     @classmethod
     def parse(cls, raw: Any, *, endpoint: str, default_timeout: float) -> TemplateConfig:
@@ -188,6 +212,7 @@ class TemplateConfig:
         usage_out = _opt_str(usage, "output", f"{where}.usage")
         finish = _opt_str(raw, "finish", where)
         error = _opt_str(raw, "error", where)
+        tool_calls = _opt_str(raw, "tool_calls", where)
         poll = None
         if raw.get("poll") is not None:
             poll = _poll(raw["poll"], f"{where}.poll", default_timeout)
@@ -212,6 +237,7 @@ class TemplateConfig:
             finish=finish,
             error=error,
             poll=poll,
+            tool_calls=tool_calls,
         )
 
     def uses(self, name: str) -> bool:
