@@ -12,7 +12,7 @@ aiohttp session.
 What it handles: ``http`` and ``https`` (the default SSL context, SNI), keep-alive
 pools per origin (idle connections expire after ``KEEPALIVE_SECONDS``), a stale
 pooled connection retried once on a fresh one when it failed before any response
-byte, same-host redirects, ``Content-Length``, chunked and read-until-close bodies,
+byte, same-origin redirects, ``Content-Length``, chunked and read-until-close bodies,
 gzip/deflate bodies, flow control (reading pauses while ``HIGH_WATER`` bytes wait
 unread), a connect
 timeout and a read timeout that bounds each silence (``sock_read``). Header names
@@ -484,9 +484,10 @@ class H1Client:
     ) -> H1Response:
         """Send ``POST url`` with ``body``; return once the response's headers came.
 
-        A redirect (301, 302, 307, 308) to the same host is followed with the same
-        POST, up to ``MAX_REDIRECTS`` times; one to another host is returned as it is,
-        so that credentials never travel to a host nobody configured.
+        A redirect (301, 302, 307, 308) to the same origin (scheme, host and port) is
+        followed with the same POST, up to ``MAX_REDIRECTS`` times; one to another
+        origin is returned as it is, so that credentials never travel to a host nobody
+        configured, nor in clear text to the same host (``https`` to ``http``).
 
         Raises:
             ConnectFailed, Disconnected, TimeoutError, ValueError: see the module.
@@ -498,8 +499,8 @@ class H1Client:
             if not location:
                 return resp
             target = urljoin(url, location)
-            if urlsplit(target).hostname != urlsplit(url).hostname:
-                return resp  # another host: not followed
+            if origin(target) != origin(url):
+                return resp  # another origin (or a downgrade to http): not followed
             if not resp._complete:
                 resp.close()
             url = target
@@ -565,6 +566,20 @@ class H1Client:
             pool.close()
         self._pools.clear()
         self._targets.clear()
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL, the port made explicit; None for
+    anything else (which is no origin a redirect may go to)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:  # a port that is not a number
+        return None
+    return scheme, parts.hostname.lower(), port
 
 
 def _check_header_text(text: str) -> None:
