@@ -15,15 +15,15 @@ from urllib.parse import urlsplit
 import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
-from endpoint_desk.adapters.h1 import H1Response, shared_h1
 from endpoint_desk.adapters.http import (
     error_for_status,
     iter_sse,
     loads,
-    shared_session,
-    timeout_for,
     translate_exception,
 )
+from endpoint_desk.adapters.restkit import default_error_hook, read_json
+from endpoint_desk.adapters.transport import Response
+from endpoint_desk.adapters.transport import request as http_request
 from endpoint_desk.core.errors import DeskError, ProtocolError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind, Usage
 
@@ -95,21 +95,15 @@ class OpenAIAdapter(Adapter):
 
     async def list_models(self) -> list[str]:
         name = self.spec.name
-        timeout = timeout_for(min(self.spec.limits.timeout_seconds, 15.0))
-        try:
-            async with shared_session().get(
-                self._models_url, headers=self._headers(), timeout=timeout
-            ) as resp:
-                body = await resp.read()
-                if resp.status != 200:
-                    raise error_for_status(
-                        resp.status, body, resp.headers, endpoint=name, what="model list"
-                    )
-        except DeskError:
-            raise
-        except Exception as exc:
-            raise translate_exception(exc, endpoint=name) from exc
-        data = loads(body, endpoint=name)
+        data = await read_json(
+            "GET",
+            self._models_url,
+            endpoint=name,
+            route=self.route,
+            headers=self._headers(),
+            timeout=min(self.spec.limits.timeout_seconds, 15.0),
+            on_error=default_error_hook(name, None, "model list"),
+        )
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise ProtocolError(f"{name}: /models did not return a 'data' list", endpoint=name)
@@ -122,13 +116,14 @@ class OpenAIAdapter(Adapter):
         seconds = self.spec.limits.timeout_seconds
         started = False
         try:
-            # the hot path: the desk's own HTTP/1.1 client (see adapters/h1.py)
-            resp = await shared_h1().post(
+            resp = await http_request(
+                "POST",
                 self._chat_url,
-                body,
-                self._headers(),
-                connect_timeout=min(10.0, seconds),
-                read_timeout=seconds,
+                endpoint=name,
+                route=self.route,
+                headers=self._headers(),
+                body=body,
+                timeout=seconds,
             )
             async with resp:
                 if resp.status != 200:
@@ -174,7 +169,7 @@ class OpenAIAdapter(Adapter):
             model=data.get("model"),
         )
 
-    async def _read_stream(self, resp: H1Response) -> AsyncIterator[ChatChunk]:
+    async def _read_stream(self, resp: Response) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
         finish: str | None = None
         usage: Usage | None = None
@@ -205,12 +200,12 @@ class OpenAIAdapter(Adapter):
             raise ProtocolError(f"{name} cut the stream short (no [DONE])", endpoint=name)
         yield ChatChunk(finish_reason=finish or "stop", usage=usage, model=model)
 
-    async def _read_raw(self, resp: H1Response, include_usage: bool) -> AsyncIterator[ChatChunk]:
+    async def _read_raw(self, resp: Response, include_usage: bool) -> AsyncIterator[ChatChunk]:
         """Yield one chunk per network read: its text, and its complete events as raw
         bytes (see ``RAW_SSE``); then the final chunk."""
         state = _RawState(self.spec.name, include_usage)
         rest = b""
-        async for block in resp.content.iter_any():
+        async for block in resp.iter_any():
             if rest:
                 block = rest + block
             if b"\r" in block:

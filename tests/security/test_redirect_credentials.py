@@ -1,19 +1,27 @@
-"""Redirects never carry credentials in clear text or to another origin: an ``https``
-upstream that redirects a chat POST to ``http`` on the same host (or to another port)
-is not followed, so the ``Authorization`` header is not resent. Real servers on
-127.0.0.1: a TLS one (a ``trustme`` CA) and a plain one that records every byte."""
+"""Redirects never carry credentials in clear text or to another origin, whichever
+HTTP implementation serves: an ``https`` upstream that redirects a chat POST to
+``http`` on the same host (or to another port) is not followed, so the
+``Authorization`` header is not resent; a GET is never followed from https to http
+either. Real servers on 127.0.0.1: a TLS one (a ``trustme`` CA) and a plain one that
+records every byte it receives."""
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-import trustme
 
-from endpoint_desk.adapters import h1
-from endpoint_desk.adapters.h1 import H1Client
+from endpoint_desk.adapters.transport import IMPLEMENTATIONS, close_shared_transports
+from tests.adapters.transport_kit import (
+    Client,
+    Handler,
+    Pki,
+    RawServer,
+    read_message,
+    response,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -34,7 +42,7 @@ class Recorder:
             while data := await reader.read(65536):
                 self.received += data
                 if b"\r\n\r\n" in data:
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    writer.write(response(b"ok"))
                     await writer.drain()
         finally:
             writer.close()
@@ -45,9 +53,15 @@ class Recorder:
         return int(self.server.sockets[0].getsockname()[1])
 
 
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def client(request: pytest.FixtureRequest, pki: Pki) -> AsyncIterator[Client]:
+    yield Client(str(request.param)).with_route(tls=pki.client())
+    await close_shared_transports()
+
+
 @pytest.fixture
-def ca() -> trustme.CA:
-    return trustme.CA()
+def pki(tmp_path: Path) -> Pki:
+    return Pki(tmp_path)
 
 
 @pytest.fixture
@@ -58,32 +72,14 @@ async def recorder() -> AsyncIterator[Recorder]:
     rec.server.close()
 
 
-async def tls_redirector(ca: trustme.CA, location: str) -> asyncio.Server:
-    """An https server that answers every request with ``307 Location: location``."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(ctx)
-
+def redirect_to(location: str, status: str = "307 Temporary Redirect") -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
-                writer.write(
-                    b"HTTP/1.1 307 Temporary Redirect\r\nLocation: "
-                    + location.encode()
-                    + b"\r\nContent-Length: 0\r\n\r\n"
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        while True:
+            await read_message(reader)
+            writer.write(response(b"", f"Location: {location}", status=status))
+            await writer.drain()
 
-    return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
+    return handle
 
 
 @pytest.mark.parametrize(
@@ -91,73 +87,55 @@ async def tls_redirector(ca: trustme.CA, location: str) -> asyncio.Server:
     ["http://localhost:{plain}/v1/chat/completions", "https://localhost:{plain}/v1/chat"],
     ids=["https-to-http-same-host", "same-host-other-port"],
 )
-async def test_a_redirect_to_another_origin_is_not_followed(
-    ca: trustme.CA, recorder: Recorder, monkeypatch: pytest.MonkeyPatch, where: str
+async def test_a_chat_post_is_not_redirected_to_another_origin(
+    client: Client, pki: Pki, recorder: Recorder, where: str
 ) -> None:
-    trusting = ssl.create_default_context()
-    ca.configure_trust(trusting)
-    monkeypatch.setattr(h1, "_ssl_context", lambda: trusting)
-    server = await tls_redirector(ca, where.format(plain=recorder.port))
-    port = server.sockets[0].getsockname()[1]
-    client = H1Client(asyncio.get_running_loop())
-    try:
+    location = where.format(plain=recorder.port)
+    async with RawServer(redirect_to(location), tls=pki.server) as tls:
         resp = await client.post(
-            f"https://localhost:{port}/v1/chat/completions",
+            tls.url(host="localhost"),
             b'{"model": "m"}',
             {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
         )
         async with resp:
             assert resp.status == 307  # handed back, not followed
-            assert resp.headers["Location"].startswith(where.split(":")[0] + "://localhost")
-    finally:
-        client.close()
-        server.close()
+            assert resp.headers["Location"] == location
     assert recorder.connections == 0
     assert KEY.encode() not in recorder.received
 
 
-async def test_a_same_origin_redirect_is_still_followed(
-    ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("status", ["301 Moved Permanently", "302 Found", "303 See Other"])
+async def test_a_get_is_never_redirected_from_https_to_http(
+    client: Client, pki: Pki, recorder: Recorder, status: str
 ) -> None:
+    location = f"http://localhost:{recorder.port}/v1/models"
+    async with RawServer(redirect_to(location, status), tls=pki.server) as tls:
+        resp = await client.get(tls.url("/v1/models", host="localhost"), {"x-api-key": KEY})
+        async with resp:
+            assert resp.status == int(status.split()[0])
+    assert recorder.connections == 0
+
+
+async def test_a_same_origin_redirect_is_still_followed(client: Client, pki: Pki) -> None:
     """The refusal is by origin, not a refusal of every redirect: ``https`` to the same
     host and port is followed, with the key (it stays on the encrypted connection)."""
-    trusting = ssl.create_default_context()
-    ca.configure_trust(trusting)
-    monkeypatch.setattr(h1, "_ssl_context", lambda: trusting)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(ctx)
     seen: list[bytes] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                await reader.readexactly(2)
-                seen.append(head)
-                if head.startswith(b"POST /old "):
-                    writer.write(
-                        b"HTTP/1.1 308 Permanent Redirect\r\nLocation: /new\r\n"
-                        b"Content-Length: 0\r\n\r\n"
-                    )
-                else:
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        while True:
+            head, _ = await read_message(reader)
+            seen.append(head)
+            if head.startswith(b"POST /old "):
+                writer.write(response(b"", "Location: /new", status="308 Permanent Redirect"))
+            else:
+                writer.write(response(b"new"))
+            await writer.drain()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
-    port = server.sockets[0].getsockname()[1]
-    client = H1Client(asyncio.get_running_loop())
-    try:
+    async with RawServer(handle, tls=pki.server) as tls:
         resp = await client.post(
-            f"https://localhost:{port}/old", b"{}", {"Authorization": f"Bearer {KEY}"}
+            tls.url("/old", host="localhost"), b"{}", {"Authorization": f"Bearer {KEY}"}
         )
         async with resp:
             assert (resp.status, await resp.read()) == (200, b"new")
-    finally:
-        client.close()
-        server.close()
     assert [h.split(b" ")[1] for h in seen] == [b"/old", b"/new"]
     assert all(f"Bearer {KEY}".encode() in h for h in seen)
