@@ -37,6 +37,8 @@ class RawServer:
         self.connections = 0
         self.requests: list[bytes] = []
         self.server: asyncio.Server | None = None
+        self.port = 0
+        """The port it listens on (kept after it closed, for assertions)."""
         self._handlers: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> RawServer:
@@ -56,6 +58,7 @@ class RawServer:
                 self._handlers.discard(task)
 
         self.server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=self.tls)
+        self.port = int(self.server.sockets[0].getsockname()[1])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -64,11 +67,6 @@ class RawServer:
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
 
     def url(self, path: str = "/v1/chat/completions", host: str = "127.0.0.1") -> str:
         scheme = "https" if self.tls is not None else "http"
@@ -121,21 +119,25 @@ def replies(raw: bytes, *, hold: bool = False) -> Handler:
 
 
 async def echo(server: RawServer, reader: asyncio.StreamReader, writer: Any) -> None:
-    """Answer every request on the connection with ``METHOD target`` and its body."""
+    """Answer every request on the connection with ``METHOD target`` and its body
+    (until one says ``Connection: close``)."""
     while True:
         head, body = await read_message(reader)
         server.requests.append(head + body)
         line = head.split(b"\r\n", 1)[0].rsplit(b" ", 1)[0]
         writer.write(response(line + b"|" + body))
         await writer.drain()
+        if (header(head, "Connection") or "").lower() == "close":
+            return
 
 
 class Pki:
-    """A private CA and a certificate for ``localhost`` / 127.0.0.1."""
+    """A private CA and a certificate for ``localhost``, 127.0.0.1 and
+    ``upstream.test`` (a name only the test proxy knows)."""
 
     def __init__(self, tmp: Path) -> None:
         self.ca = trustme.CA()
-        cert = self.ca.issue_cert("localhost", "127.0.0.1")
+        cert = self.ca.issue_cert("localhost", "127.0.0.1", "upstream.test")
         self.server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(self.server)
         self.ca_file = tmp / "ca.pem"
@@ -148,9 +150,11 @@ class Pki:
 
 class Proxy:
     """An HTTP proxy on 127.0.0.1: ``CONNECT host:port`` opens a tunnel (bytes piped
-    both ways, unseen); an absolute-form request (``GET http://h:p/x``) is forwarded
-    in origin form with ``Connection: close``. With ``credentials`` set, anything
-    without that ``Proxy-Authorization`` gets 407."""
+    both ways); an absolute-form request (``GET http://h:p/x``) is forwarded in origin
+    form with ``Connection: close`` (one upstream connection per request, the
+    client's connection kept alive). Every host name is this machine (so a test can
+    use names such as ``upstream.test`` that only the proxy "resolves"). With
+    ``credentials`` set, anything without that ``Proxy-Authorization`` gets 407."""
 
     def __init__(self, credentials: str | None = None) -> None:
         self.credentials = credentials
@@ -177,20 +181,22 @@ class Proxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head, body = await read_message(reader)
-            self.seen += head + body
-            line = head.split(b"\r\n", 1)[0].decode("latin-1")
-            self.lines.append(line)
-            auth = header(head, "Proxy-Authorization")
-            self.authorizations.append(auth)
-            if self.credentials is not None and auth != self.credentials:
-                writer.write(response(b"who are you?", status="407 Proxy Authentication Required"))
-                await writer.drain()
-                return
-            method, target, _ = line.split(" ", 2)
-            if method == "CONNECT":
-                await self._tunnel(target, reader, writer)
-            else:
+            while True:  # absolute-form requests may follow each other (keep-alive)
+                head, body = await read_message(reader)
+                self.seen += head + body
+                line = head.split(b"\r\n", 1)[0].decode("latin-1")
+                self.lines.append(line)
+                auth = header(head, "Proxy-Authorization")
+                self.authorizations.append(auth)
+                if self.credentials is not None and auth != self.credentials:
+                    denied = response(b"who are you?", status="407 Proxy Authentication Required")
+                    writer.write(denied)
+                    await writer.drain()
+                    return
+                method, target, _ = line.split(" ", 2)
+                if method == "CONNECT":
+                    await self._tunnel(target, reader, writer)
+                    return
                 await self._forward(method, target, head, body, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -200,18 +206,18 @@ class Proxy:
     async def _tunnel(
         self, target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        host, _, port = target.rpartition(":")
-        up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
+        _, _, port = target.rpartition(":")
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", int(port))
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
-        await self._pipe_both(reader, writer, up_reader, up_writer, record=False)
+        await self._pipe_both(reader, writer, up_reader, up_writer)
 
     async def _forward(
         self, method: str, target: str, head: bytes, body: bytes, writer: asyncio.StreamWriter
     ) -> None:
         parts = urlsplit(target)
         assert parts.hostname and parts.port, f"not absolute form: {target}"
-        up_reader, up_writer = await asyncio.open_connection(parts.hostname, parts.port)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", parts.port)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         kept = [
             line
@@ -236,9 +242,9 @@ class Proxy:
         writer: asyncio.StreamWriter,
         up_reader: asyncio.StreamReader,
         up_writer: asyncio.StreamWriter,
-        *,
-        record: bool,
     ) -> None:
+        """Pipe until both sides are done; what the client sends is kept in ``seen``."""
+
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, keep: bool) -> None:
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 while data := await src.read(65536):

@@ -108,7 +108,10 @@ class AioTransport:
         proxy = ex.proxy
         proxy_headers = None
         if proxy is not None and proxy.authorization:
-            proxy_headers = {"Proxy-Authorization": proxy.authorization}
+            if ex.url[:6].lower() == "https:":  # on the CONNECT request only
+                proxy_headers = {"Proxy-Authorization": proxy.authorization}
+            else:  # on the request itself, which the proxy forwards
+                hdrs["Proxy-Authorization"] = proxy.authorization
         try:
             resp = await self.session.request(
                 ex.method,
