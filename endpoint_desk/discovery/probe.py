@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
-from endpoint_desk.adapters.http import shared_session, translate_exception
+from endpoint_desk.adapters.http import translate_exception
+from endpoint_desk.adapters.transport import default_route, request
 from endpoint_desk.core.errors import AuthFailed, DeskError, Unreachable, UpstreamTimeout
 from endpoint_desk.core.models import EndpointKind
 
@@ -104,6 +104,14 @@ class _NoAnswer(Exception):
     """A probe got no HTTP answer (timeout, reset); the reason is the message."""
 
 
+class _NotListening(Exception):
+    """Nothing takes a connection at the probed address (the transport's reason)."""
+
+
+MAX_PROBE_BODY = 2_000_000
+"""The most bytes of an answer a probe reads."""
+
+
 def _strip(url: str, *suffixes: str) -> str:
     url = url.rstrip("/")
     for s in suffixes:
@@ -113,22 +121,30 @@ def _strip(url: str, *suffixes: str) -> str:
 
 
 async def _get(url: str, headers: dict[str, str], timeout: float) -> _Answer:
-    """One GET; raises ``ClientConnectorError`` (nothing listens) or ``_NoAnswer``."""
+    """One GET through the transport (the desk-wide proxy and CA settings, and its
+    redirect policy: a key never follows a redirect to another origin); raises
+    ``_NotListening`` (nothing listens) or ``_NoAnswer``."""
     try:
-        async with shared_session().get(
-            url,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=True,
-        ) as resp:
-            body = await resp.content.read(2_000_000)
-            ans = _Answer(resp.status, resp.headers.get("Content-Type", ""), body)
-    except aiohttp.ClientConnectorError:
-        raise
+        async with asyncio.timeout(timeout):
+            resp = await request(
+                "GET", url, endpoint=url, route=default_route(), headers=headers, timeout=timeout
+            )
+            async with resp:
+                body = b""
+                async for block in resp.iter_any():
+                    body += block
+                    if len(body) >= MAX_PROBE_BODY:
+                        body = body[:MAX_PROBE_BODY]
+                        break
+                ans = _Answer(resp.status, resp.headers.get("Content-Type", ""), body)
     except TimeoutError:
         raise _NoAnswer(f"no answer within {timeout:g} s") from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise _NoAnswer(f"{type(exc).__name__}: {exc}") from None
+    except UpstreamTimeout:
+        raise _NoAnswer(f"no answer within {timeout:g} s") from None
+    except Unreachable as exc:
+        raise _NotListening(str(exc)) from exc
+    except DeskError as exc:
+        raise _NoAnswer(exc.one_line()) from None
     if "json" in ans.ctype or body[:1] in (b"{", b"["):
         try:
             ans.json = orjson.loads(body)
@@ -396,11 +412,11 @@ async def detect(
                 return first
         rest = [k for k in PRIORITY if k != hint]
         answers = await asyncio.gather(*(probes[k]() for k in rest), return_exceptions=True)
-    except aiohttp.ClientConnectorError as exc:
-        raise Unreachable(f"cannot connect to {url} ({exc.os_error or exc})") from exc
+    except _NotListening as exc:
+        raise Unreachable(f"cannot connect to {url} ({exc})") from exc
     for res in answers:
-        if isinstance(res, aiohttp.ClientConnectorError):
-            raise Unreachable(f"cannot connect to {url} ({res.os_error or res})") from res
+        if isinstance(res, _NotListening):
+            raise Unreachable(f"cannot connect to {url} ({res})") from res
         if isinstance(res, BaseException):
             raise translate_exception(res, endpoint=url)
         if res is not None:
@@ -418,8 +434,8 @@ async def detect(
         raise _refusal(url, results[0], api_key)
     try:
         page = await ask("page", url, {})
-    except aiohttp.ClientConnectorError as exc:
-        raise Unreachable(f"cannot connect to {url} ({exc.os_error or exc})") from exc
+    except _NotListening as exc:
+        raise Unreachable(f"cannot connect to {url} ({exc})") from exc
     if page is not None and "html" in page.ctype:
         return Detection(
             EndpointKind.WEB_CHAT,
