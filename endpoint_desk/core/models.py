@@ -122,7 +122,9 @@ class EndpointSpec(BaseModel):
     never as values.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # an invalid value is never echoed in an error (it may be a password typed in the
+    # wrong field, such as a proxy URL with its password written out)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
     name: str = Field(description="Slug: lowercase letters, digits and dashes.")
     display_name: str | None = None

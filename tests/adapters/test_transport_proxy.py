@@ -272,6 +272,8 @@ def test_proxies_the_desk_cannot_use_are_refused(monkeypatch: pytest.MonkeyPatch
         EndpointSpec(name="p", kind="openai", base_url="http://x", proxy="socks5://p:1080")
     with pytest.raises(ConfigError, match="http://host:port"):
         Route(proxy="socks5://p:1080")
-    monkeypatch.setenv("HTTPS_PROXY", "socks5://p:1080")
+    monkeypatch.setenv("ALL_PROXY", "socks5://p:1080")  # for other tools: ignored
+    assert Route().proxy_for("https://api.example.com/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://p:1080")  # meant for us: refused
     with pytest.raises(ConfigError, match="only http:// proxies"):
         Route().proxy_for("https://api.example.com/v1")

@@ -137,7 +137,11 @@ class Route:
         if proxy is not None and proxy != "direct":
             self._fixed = _ProxySpec.parse(proxy, from_env=False)
         elif proxy is None:
-            self._env = {k: v for k, v in urllib.request.getproxies_environment().items() if v}
+            env = {k: v for k, v in urllib.request.getproxies_environment().items() if v}
+            every = env.get("all", "")
+            if "://" in every and not every.lower().startswith("http://"):
+                del env["all"]  # ALL_PROXY is often a SOCKS proxy meant for other tools
+            self._env = env
 
     def proxy_for(self, url: str) -> ProxyHop | None:
         """The proxy for ``url``, or None to connect directly.
