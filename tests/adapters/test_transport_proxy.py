@@ -106,6 +106,11 @@ async def test_https_through_a_connect_tunnel(impl: str, pki: Pki) -> None:
                 resp = await client.post(url, b"secret body", {"Authorization": f"Bearer {KEY}"})
                 async with resp:
                     assert await resp.read() == b"POST /v1/chat/completions|secret body"
+        async with Proxy() as proxy2:
+            untrusting = Client(impl).with_route(proxy=proxy2.url)  # the system's CAs
+            with pytest.raises(Unreachable, match="not trusted") as info:
+                await untrusting.post(url)
+        assert f"upstream.test:{srv.port}" in str(info.value)  # the upstream's, not the proxy's
     finally:
         await srv.__aexit__()
     assert proxy.lines == [f"CONNECT upstream.test:{srv.port} HTTP/1.1"]

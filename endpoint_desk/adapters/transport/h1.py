@@ -105,7 +105,7 @@ class _Pool:
                     )
                 else:
                     conn = await self._tunnel(proxy)
-        except (TimeoutError, ProxyRefused):
+        except (TimeoutError, ProxyRefused, ConnectFailed):
             raise
         except (OSError, ssl.SSLError) as exc:
             raise ConnectFailed(host, port, exc, proxy=proxy is not None) from exc
@@ -121,6 +121,9 @@ class _Pool:
             tls_transport = await self.loop.start_tls(
                 raw, conn, self.tls, server_hostname=self.host
             )
+        except (OSError, ssl.SSLError) as exc:  # the upstream's handshake, not the proxy's
+            raw.close()
+            raise ConnectFailed(self.host, self.port, exc) from exc
         except BaseException:
             raw.close()
             raise
