@@ -97,6 +97,11 @@ class Transport(Protocol):
 
     name: str
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``aclose`` was called (a closed transport is replaced on next use)."""
+        ...
+
     async def send(self, ex: Exchange) -> Response:
         """Send one request; return once the response's headers came.
 

@@ -32,7 +32,7 @@ def shared_transport(name: str) -> Transport:
     """
     loop = asyncio.get_running_loop()
     found = _LIVE.get((loop, name))
-    if found is not None and not getattr(found, "closed", False):
+    if found is not None and not found.closed:
         return found
     made: Transport
     if name == "h1":
