@@ -18,6 +18,7 @@ import aiohttp
 import orjson
 
 from endpoint_desk.adapters.transport import Response, translate
+from endpoint_desk.adapters.transport.base import iter_lines
 from endpoint_desk.core.errors import (
     AuthFailed,
     BadRequest,
@@ -205,7 +206,15 @@ def loads(data: bytes | str, *, endpoint: str) -> Any:
         ) from exc
 
 
-async def iter_sse(resp: Response) -> AsyncIterator[tuple[str, str]]:
+def _lines(resp: Response | aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The body's lines, from a transport response or a bare aiohttp one (tools and
+    tests read aiohttp responses with the same parsers)."""
+    if isinstance(resp, aiohttp.ClientResponse):
+        return iter_lines(resp.content.iter_any())
+    return resp.iter_lines()
+
+
+async def iter_sse(resp: Response | aiohttp.ClientResponse) -> AsyncIterator[tuple[str, str]]:
     """Yield ``(event, data)`` for each server-sent event of a response.
 
     ``event`` is ``""`` when the event has no name. Multi-line data is joined with
@@ -213,7 +222,7 @@ async def iter_sse(resp: Response) -> AsyncIterator[tuple[str, str]]:
     """
     event = ""
     data: list[str] = []
-    async for raw in resp.iter_lines():
+    async for raw in _lines(resp):
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:
             if data:
@@ -233,9 +242,11 @@ async def iter_sse(resp: Response) -> AsyncIterator[tuple[str, str]]:
         yield event, "\n".join(data)
 
 
-async def iter_ndjson(resp: Response, *, endpoint: str) -> AsyncIterator[Any]:
+async def iter_ndjson(
+    resp: Response | aiohttp.ClientResponse, *, endpoint: str
+) -> AsyncIterator[Any]:
     """Yield each JSON object of a newline-delimited JSON response."""
-    async for raw in resp.iter_lines():
+    async for raw in _lines(resp):
         line = raw.strip()
         if line:
             yield loads(line, endpoint=endpoint)
