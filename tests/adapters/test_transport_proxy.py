@@ -29,8 +29,7 @@ from endpoint_desk.adapters.transport.tls import ssl_context
 from endpoint_desk.core.config import HttpSettings
 from endpoint_desk.core.errors import AuthFailed, ConfigError, Unreachable
 from endpoint_desk.core.models import ChatRequest, EndpointSpec
-from endpoint_desk.sim import SimConfig
-from endpoint_desk.sim.upstream import create_app
+from endpoint_desk.sim import SimConfig, create_app
 from tests.adapters.transport_kit import Client, Pki, Proxy, RawServer, echo, header
 
 pytestmark = pytest.mark.timeout(60)
