@@ -35,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -458,12 +459,16 @@ def cli() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 1.0, 0.5
+    sys.exit(run_on_uvloop(main(args)))
+
+
+def run_on_uvloop(coro: Coroutine[Any, Any, int]) -> int:
+    """Run a benchmark's main coroutine on uvloop, as the desk runs (asyncio without it)."""
     try:
         import uvloop
-
-        sys.exit(uvloop.run(main(args)))
     except ImportError:
-        sys.exit(asyncio.run(main(args)))
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 if __name__ == "__main__":

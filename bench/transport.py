@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway import MODEL, Service, payload, spawn
+from gateway import MODEL, Service, payload, run_on_uvloop, spawn
 
 from endpoint_desk.adapters.transport import (
     IMPLEMENTATIONS,
@@ -121,12 +121,7 @@ def cli() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds (4)")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per cell (2)")
     args = parser.parse_args()
-    try:
-        import uvloop
-
-        sys.exit(uvloop.run(main(args)))
-    except ImportError:
-        sys.exit(asyncio.run(main(args)))
+    sys.exit(run_on_uvloop(main(args)))
 
 
 if __name__ == "__main__":
