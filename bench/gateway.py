@@ -18,7 +18,9 @@ of the gateway process over the cell), with ratios to the reference, then checks
 targets of issue 5.
 
 Run: ``python bench/gateway.py`` (about 3 minutes) or ``--quick``; ``--json FILE``
-keeps the numbers.
+keeps the numbers. ``--client both`` adds a second ``desk serve`` whose upstream calls
+go through aiohttp's client instead of the desk's own h1 client (``[http] client``),
+measured in the same interleaved rounds, and prints the two side by side.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,10 +205,13 @@ SCENARIOS: list[tuple[str, int, bool, str]] = [
 ] + [("c64 plain, 50 ms upstream", 64, False, SLOW), ("c64 stream, 50 ms upstream", 64, True, SLOW)]
 
 
-async def setup_desk(home: str, upstream: str, env: dict[str, str]) -> Service:
-    desk_env = {**env, "DESK_HOME": home, "LOG_LEVEL": "INFO"}
+async def setup_desk(
+    home: str, upstream: str, env: dict[str, str], client: str = "h1", name: str = "desk"
+) -> Service:
+    """``desk serve`` in its own home, its upstream calls on ``client`` (``[http] client``)."""
+    desk_env = {**env, "DESK_HOME": home, "LOG_LEVEL": "INFO", "DESK_HTTP__CLIENT": client}
     desk_env.pop("DESK_API_KEY", None)
-    desk = await spawn("desk", ["-m", "endpoint_desk", "serve", "--port", "0"], desk_env)
+    desk = await spawn(name, ["-m", "endpoint_desk", "serve", "--port", "0"], desk_env)
     spec = {
         "name": "bench",
         "kind": "openai",
@@ -256,6 +262,24 @@ def table(results: dict[tuple[str, str], Cell], targets: tuple[str, ...] = TARGE
                 f"| {c.pct(c.latencies, 0.99):.2f} | {c.pct(c.ttfbs, 0.5):.2f} | {cpu} "
                 f"| {rps_ratio} | {cpu_ratio} |"
             )
+    return "\n".join(rows)
+
+
+def side_by_side(results: dict[tuple[str, str], Cell]) -> str:
+    """The desk on its two HTTP clients, scenario by scenario, from the same rounds."""
+    rows = [
+        "| scenario | CPU ms/req, h1 | CPU ms/req, aiohttp | aiohttp CPU / h1 "
+        "| req/s, h1 | req/s, aiohttp | h1 req/s / aiohttp (same round) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, *_ in SCENARIOS:
+        h1, aio = results.get((name, "desk")), results.get((name, "desk-aiohttp"))
+        if h1 is None or aio is None:
+            continue
+        rows.append(
+            f"| {name} | {h1.cpu_ms:.3f} | {aio.cpu_ms:.3f} | {aio.cpu_ms / h1.cpu_ms:.2f}x "
+            f"| {h1.rps:.0f} | {aio.rps:.0f} | {ratio(h1, aio):.2f}x |"
+        )
     return "\n".join(rows)
 
 
@@ -316,13 +340,20 @@ async def main(args: argparse.Namespace) -> int:
                 "reference", [str(HERE / "passthrough.py"), "--upstream", upstream.url], env
             )
             services.append(reference)
-            desk = await setup_desk(home, upstream.url, env)
+            first = "aiohttp" if args.client == "aiohttp" else "h1"
+            desk = await setup_desk(str(Path(home) / "desk"), upstream.url, env, first)
             services.append(desk)
             endpoints = {
                 "direct": (upstream.url, None),
                 "reference": (reference.url, reference.pid),
                 "desk": (desk.url, desk.pid),
             }
+            if args.client == "both":
+                alt_desk = await setup_desk(
+                    str(Path(home) / "desk-aiohttp"), upstream.url, env, "aiohttp", "desk-aiohttp"
+                )
+                services.append(alt_desk)
+                endpoints["desk-aiohttp"] = (alt_desk.url, alt_desk.pid)
             if args.httpx:
                 alt = await spawn(
                     "httpx",
@@ -382,6 +413,10 @@ async def main(args: argparse.Namespace) -> int:
     )
     print(table(results, targets))
     print()
+    if args.client == "both":
+        print("The desk's upstream HTTP client, side by side (desk = h1, desk-aiohttp):\n")
+        print(side_by_side(results))
+        print()
     for line in verdicts(results):
         print(line)
     if args.json:
@@ -414,15 +449,26 @@ def cli() -> None:
     parser.add_argument(
         "--httpx", action="store_true", help="add a pass-through whose upstream client is httpx"
     )
+    parser.add_argument(
+        "--client",
+        choices=("h1", "aiohttp", "both"),
+        default="h1",
+        help="the desk's upstream HTTP client ([http] client); 'both' runs a second desk "
+        "on aiohttp's client (target desk-aiohttp) in the same rounds",
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 1.0, 0.5
+    sys.exit(run_on_uvloop(main(args)))
+
+
+def run_on_uvloop(coro: Coroutine[Any, Any, int]) -> int:
+    """Run a benchmark's main coroutine on uvloop, as the desk runs (asyncio without it)."""
     try:
         import uvloop
-
-        sys.exit(uvloop.run(main(args)))
     except ImportError:
-        sys.exit(asyncio.run(main(args)))
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 if __name__ == "__main__":

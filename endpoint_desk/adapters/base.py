@@ -8,9 +8,10 @@ secrets; it translates every library error into a ``DeskError`` subclass.
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from endpoint_desk.core.errors import ConfigError
 from endpoint_desk.core.models import (
@@ -21,6 +22,9 @@ from endpoint_desk.core.models import (
     ProbeResult,
 )
 from endpoint_desk.core.tools import CAPABILITIES
+
+if TYPE_CHECKING:
+    from endpoint_desk.adapters.transport import Route
 
 SecretResolver = Callable[[str], str]
 """Turns a secret reference (``env:NAME``...) into its value, at request time only.
@@ -139,6 +143,18 @@ class Adapter(abc.ABC):
         return ProbeResult(ok=True, latency_ms=(time.perf_counter() - t0) * 1000, models=models)
 
     # ---- helpers ---------------------------------------------------------
+
+    @functools.cached_property
+    def route(self) -> Route:
+        """How this endpoint's HTTP requests leave: implementation, proxy, TLS trust
+        (made on first use; the environment's proxy variables are read then).
+
+        Raises:
+            ConfigError: a CA file or proxy URL that cannot be used.
+        """
+        from endpoint_desk.adapters.transport import route_for
+
+        return route_for(self.spec, self._resolve)
 
     def secret(self, ref: str | None) -> str | None:
         """Resolve a secret reference; ``None`` stays ``None``."""

@@ -1,6 +1,7 @@
-"""What every REST adapter shares: one pooled HTTP client per event loop, error
-translation from aiohttp and HTTP statuses into desk errors, and stream parsers
-(server-sent events, newline-delimited JSON).
+"""What every REST adapter shares besides the transport (``adapters/transport/``):
+the mapping of HTTP statuses onto desk errors, the translation of failures, JSON
+parsing, stream parsers (server-sent events, newline-delimited JSON), and the pooled
+aiohttp session that discovery's probes use.
 """
 
 from __future__ import annotations
@@ -8,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import functools
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
-from endpoint_desk.adapters.h1 import ConnectFailed, Disconnected, H1Response
+from endpoint_desk.adapters.transport import Response, translate
+from endpoint_desk.adapters.transport.base import iter_lines
 from endpoint_desk.core.errors import (
     AuthFailed,
     BadRequest,
@@ -25,20 +27,27 @@ from endpoint_desk.core.errors import (
     NotFound,
     ProtocolError,
     RateLimited,
-    Unreachable,
     UpstreamError,
-    UpstreamTimeout,
 )
 
-Response = aiohttp.ClientResponse | H1Response
-"""A response of either upstream client: ``status``, ``headers``, ``read()``,
-``content.iter_any()`` and ``async for line in content``."""
+__all__ = [
+    "Response",
+    "error_for_status",
+    "iter_ndjson",
+    "iter_sse",
+    "loads",
+    "parse_retry_after",
+    "shared_session",
+    "translate_exception",
+    "translated",
+]
 
 _SESSIONS: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
 
 def shared_session() -> aiohttp.ClientSession:
-    """The pooled client for the running event loop (created on first use)."""
+    """A pooled aiohttp session for the running event loop (created on first use), for
+    discovery's probes; the adapters go through ``adapters.transport`` instead."""
     loop = asyncio.get_running_loop()
     session = _SESSIONS.get(loop)
     if session is None or session.closed:
@@ -63,7 +72,10 @@ def _register() -> None:
 
 
 async def close_shared_session() -> None:
-    """Close the running loop's pooled client (the engine calls this at shutdown)."""
+    """Close the running loop's pooled session and transports (the engine calls the
+    shared closers at shutdown; tests call this)."""
+    from endpoint_desk.adapters.transport import close_shared_transports
+
     loop = asyncio.get_running_loop()
     session = _SESSIONS.pop(loop, None)
     if session is not None and not session.closed:
@@ -71,13 +83,7 @@ async def close_shared_session() -> None:
     # forget sessions of loops that are gone (tests create many loops)
     for other in [lp for lp in _SESSIONS if lp.is_closed()]:
         _SESSIONS.pop(other, None)
-
-
-@functools.lru_cache(maxsize=64)
-def timeout_for(seconds: float) -> aiohttp.ClientTimeout:
-    """Connect and per-read limits; the engine bounds the whole request. (Immutable,
-    so one object per value is shared by every request.)"""
-    return aiohttp.ClientTimeout(total=None, connect=min(10.0, seconds), sock_read=seconds)
+    await close_shared_transports()
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -149,6 +155,17 @@ def error_for_status(
             retry_after=retry_after,
             status=status,
         )
+    if 300 <= status < 400 and headers and headers.get("Location"):
+        where = urlsplit(headers["Location"].strip())
+        shown = where._replace(query="", fragment="").geturl()
+        return UpstreamError(
+            f"{endpoint} redirected the {what} to {shown} ({status}); the desk follows a "
+            "redirect only within the same origin and never from https to http, so "
+            "credentials stay where they were configured: point the endpoint's URL there "
+            "if you trust it",
+            endpoint=endpoint,
+            status=status,
+        )
     if status in (400, 413, 422):
         return BadRequest(
             f"{endpoint} rejected the {what}: {detail}", endpoint=endpoint, status=status
@@ -161,43 +178,10 @@ def error_for_status(
 def translate_exception(
     exc: BaseException, *, endpoint: str, started_body: bool = False
 ) -> DeskError:
-    """Map an aiohttp / asyncio exception onto the desk's hierarchy.
-
-    Args:
-        started_body: the response had started; a broken connection now means a
-            truncated reply, not an unreachable upstream.
-    """
-    if isinstance(exc, DeskError):
-        return exc
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return UpstreamTimeout(f"{endpoint} did not answer in time", endpoint=endpoint)
-    if isinstance(exc, ConnectFailed):
-        return Unreachable(
-            f"cannot connect to {endpoint} at {exc.host}:{exc.port} ({exc.reason})",
-            endpoint=endpoint,
-        )
-    if isinstance(exc, Disconnected):
-        if started_body or exc.started:
-            return ProtocolError(f"{endpoint} cut the reply short ({exc})", endpoint=endpoint)
-        return Unreachable(f"{endpoint} closed the connection ({exc})", endpoint=endpoint)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return Unreachable(
-            f"cannot connect to {endpoint} at {exc.host}:{exc.port} ({exc.os_error or exc})",
-            endpoint=endpoint,
-        )
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        if started_body:
-            return ProtocolError(f"{endpoint} cut the reply short ({exc})", endpoint=endpoint)
-        return Unreachable(f"{endpoint} closed the connection ({exc})", endpoint=endpoint)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return Unreachable(f"{endpoint}: invalid URL {exc}", endpoint=endpoint)
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return UpstreamError(f"{endpoint}: {exc.message}", endpoint=endpoint, status=exc.status)
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return Unreachable(f"{endpoint}: {type(exc).__name__}: {exc}", endpoint=endpoint)
-    if isinstance(exc, orjson.JSONDecodeError | ValueError | KeyError | TypeError):
-        return ProtocolError(f"{endpoint} sent an invalid response ({exc})", endpoint=endpoint)
-    return UpstreamError(f"{endpoint}: {type(exc).__name__}: {exc}", endpoint=endpoint)
+    """Map a library or parsing exception onto the desk's hierarchy (the transport's
+    one translation; ``started_body``: the response had begun, so a broken connection
+    is a truncated reply)."""
+    return translate(exc, endpoint=endpoint, started=started_body)
 
 
 @contextlib.contextmanager
@@ -222,7 +206,15 @@ def loads(data: bytes | str, *, endpoint: str) -> Any:
         ) from exc
 
 
-async def iter_sse(resp: Response) -> AsyncIterator[tuple[str, str]]:
+def _lines(resp: Response | aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The body's lines, from a transport response or a bare aiohttp one (tools and
+    tests read aiohttp responses with the same parsers)."""
+    if isinstance(resp, aiohttp.ClientResponse):
+        return iter_lines(resp.content.iter_any())
+    return resp.iter_lines()
+
+
+async def iter_sse(resp: Response | aiohttp.ClientResponse) -> AsyncIterator[tuple[str, str]]:
     """Yield ``(event, data)`` for each server-sent event of a response.
 
     ``event`` is ``""`` when the event has no name. Multi-line data is joined with
@@ -230,7 +222,7 @@ async def iter_sse(resp: Response) -> AsyncIterator[tuple[str, str]]:
     """
     event = ""
     data: list[str] = []
-    async for raw in resp.content:
+    async for raw in _lines(resp):
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:
             if data:
@@ -250,9 +242,11 @@ async def iter_sse(resp: Response) -> AsyncIterator[tuple[str, str]]:
         yield event, "\n".join(data)
 
 
-async def iter_ndjson(resp: Response, *, endpoint: str) -> AsyncIterator[Any]:
+async def iter_ndjson(
+    resp: Response | aiohttp.ClientResponse, *, endpoint: str
+) -> AsyncIterator[Any]:
     """Yield each JSON object of a newline-delimited JSON response."""
-    async for raw in resp.content:
+    async for raw in _lines(resp):
         line = raw.strip()
         if line:
             yield loads(line, endpoint=endpoint)

@@ -14,15 +14,15 @@ from urllib.parse import urlsplit
 import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
-from endpoint_desk.adapters.h1 import H1Response, shared_h1
 from endpoint_desk.adapters.http import (
     error_for_status,
     iter_sse,
     loads,
-    shared_session,
-    timeout_for,
     translate_exception,
 )
+from endpoint_desk.adapters.restkit import default_error_hook, read_json
+from endpoint_desk.adapters.transport import Response
+from endpoint_desk.adapters.transport import request as http_request
 from endpoint_desk.core.errors import DeskError, ProtocolError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind
 from endpoint_desk.wire.openai.request import chat_body
@@ -68,21 +68,15 @@ class OpenAIAdapter(Adapter):
 
     async def list_models(self) -> list[str]:
         name = self.spec.name
-        timeout = timeout_for(min(self.spec.limits.timeout_seconds, 15.0))
-        try:
-            async with shared_session().get(
-                self._models_url, headers=self._headers(), timeout=timeout
-            ) as resp:
-                body = await resp.read()
-                if resp.status != 200:
-                    raise error_for_status(
-                        resp.status, body, resp.headers, endpoint=name, what="model list"
-                    )
-        except DeskError:
-            raise
-        except Exception as exc:
-            raise translate_exception(exc, endpoint=name) from exc
-        data = loads(body, endpoint=name)
+        data = await read_json(
+            "GET",
+            self._models_url,
+            endpoint=name,
+            route=self.route,
+            headers=self._headers(),
+            timeout=min(self.spec.limits.timeout_seconds, 15.0),
+            on_error=default_error_hook(name, None, "model list"),
+        )
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise ProtocolError(f"{name}: /models did not return a 'data' list", endpoint=name)
@@ -95,13 +89,14 @@ class OpenAIAdapter(Adapter):
         seconds = self.spec.limits.timeout_seconds
         started = False
         try:
-            # the hot path: the desk's own HTTP/1.1 client (see adapters/h1.py)
-            resp = await shared_h1().post(
+            resp = await http_request(
+                "POST",
                 self._chat_url,
-                body,
-                self._headers(),
-                connect_timeout=min(10.0, seconds),
-                read_timeout=seconds,
+                endpoint=name,
+                route=self.route,
+                headers=self._headers(),
+                body=body,
+                timeout=seconds,
             )
             async with resp:
                 if resp.status != 200:
@@ -132,7 +127,7 @@ class OpenAIAdapter(Adapter):
         name = self.spec.name
         return parse_completion(loads(raw, endpoint=name), name)
 
-    async def _read_stream(self, resp: H1Response) -> AsyncIterator[ChatChunk]:
+    async def _read_stream(self, resp: Response) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
         state = StreamState(name)
         async for _event, data in iter_sse(resp):
@@ -144,13 +139,13 @@ class OpenAIAdapter(Adapter):
                 yield ChatChunk(delta=text, tool_calls=fragments)
         yield state.final()
 
-    async def _read_raw(self, resp: H1Response, include_usage: bool) -> AsyncIterator[ChatChunk]:
+    async def _read_raw(self, resp: Response, include_usage: bool) -> AsyncIterator[ChatChunk]:
         """Yield one chunk per network read: its text and tool calls, and its complete
         events as raw bytes (see ``ChatRequest.raw_sse``); then the final chunk."""
         state = StreamState(self.spec.name)
         events = RawEvents(state, include_usage)
         rest = b""
-        async for block in resp.content.iter_any():
+        async for block in resp.iter_any():
             if rest:
                 block = rest + block
             if b"\r" in block:

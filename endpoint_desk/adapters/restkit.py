@@ -1,7 +1,8 @@
 """Small pieces the REST adapters (Anthropic, Gemini, Ollama, template) share.
 
-- :func:`open_response`: one HTTP exchange on the shared pool whose non-2xx answers
-  and library errors come out as ``DeskError`` subclasses.
+- :func:`open_response`: one HTTP exchange through the endpoint's route (the
+  transport interface) whose non-2xx answers and failures come out as ``DeskError``
+  subclasses.
 - :func:`read_json`: the same for a whole JSON answer.
 - :func:`split_system`, :func:`image_parts`: message helpers.
 - :func:`join_url`: a base URL plus a relative (or absolute) path.
@@ -16,15 +17,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from endpoint_desk.adapters.h1 import shared_h1
 from endpoint_desk.adapters.http import (
     Response,
     error_for_status,
     loads,
-    shared_session,
-    timeout_for,
     translate_exception,
 )
+from endpoint_desk.adapters.transport import Route, request
 from endpoint_desk.core.errors import DeskError
 from endpoint_desk.core.models import ChatMessage
 
@@ -47,6 +46,7 @@ async def open_response(
     url: str,
     *,
     endpoint: str,
+    route: Route,
     headers: Mapping[str, str],
     timeout: float,
     on_error: ErrorHook,
@@ -55,43 +55,21 @@ async def open_response(
 ) -> AsyncIterator[Response]:
     """``async with open_response(...) as resp:`` a 2xx response, or a ``DeskError``.
 
-    A POST with a body (every chat call) goes through the desk's own HTTP/1.1 client
-    (``adapters/h1.py``); anything else through the shared aiohttp session.
-
-    Errors raised while the body is read inside the block are translated too: a
-    connection that breaks after the status line is a truncated reply
+    The exchange goes through the endpoint's route (``adapters/transport``), whatever
+    the method. Errors raised while the body is read inside the block are translated
+    too: a connection that breaks after the status line is a truncated reply
     (``ProtocolError``), not an unreachable upstream.
     """
+    if params:
+        url += ("&" if "?" in url else "?") + urlencode(dict(params))
     started = False
     try:
-        if method.upper() == "POST" and body is not None:
-            target = url
-            if params:
-                target += ("&" if "?" in url else "?") + urlencode(dict(params))
-            h1 = await shared_h1().post(
-                target,
-                body,
-                dict(headers),
-                connect_timeout=min(10.0, timeout),
-                read_timeout=timeout,
-            )
-            async with h1:
-                if not 200 <= h1.status < 300:
-                    raise on_error(h1.status, await h1.read(), h1.headers)
-                started = True
-                yield h1
-            return
-        async with shared_session().request(
-            method,
-            url,
-            data=body,
-            headers=dict(headers),
-            params=dict(params) if params else None,
-            timeout=timeout_for(timeout),
-        ) as resp:
+        resp = await request(
+            method, url, endpoint=endpoint, route=route, headers=headers, body=body, timeout=timeout
+        )
+        async with resp:
             if not 200 <= resp.status < 300:
-                raw = await resp.read()
-                raise on_error(resp.status, raw, resp.headers)
+                raise on_error(resp.status, await resp.read(), resp.headers)
             started = True
             yield resp
     except DeskError:
@@ -105,6 +83,7 @@ async def read_json(
     url: str,
     *,
     endpoint: str,
+    route: Route,
     headers: Mapping[str, str],
     timeout: float,
     on_error: ErrorHook,
@@ -121,6 +100,7 @@ async def read_json(
         method,
         url,
         endpoint=endpoint,
+        route=route,
         headers=headers,
         timeout=timeout,
         on_error=on_error,

@@ -118,6 +118,22 @@ class BrowserSettings(_Section):
     headless: bool = True
 
 
+class HttpSettings(_Section):
+    """How the desk talks HTTP to REST upstreams. Proxies come from HTTPS_PROXY,
+    HTTP_PROXY and NO_PROXY, or an endpoint's own proxy setting."""
+
+    client: Literal["h1", "aiohttp"] = Field(
+        "h1",
+        description="HTTP client for every REST upstream call: 'h1', the desk's own "
+        "HTTP/1.1 client (less CPU per request), or 'aiohttp'.",
+    )
+    ca_file: str | None = Field(
+        None,
+        description="PEM bundle of the CAs to trust for every upstream, instead of the "
+        "system's (SSL_CERT_FILE is honoured too); an endpoint's own ca_file wins.",
+    )
+
+
 class LogSettings(_Section):
     level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR.")
 
@@ -149,6 +165,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     ui: UISettings = Field(default_factory=UISettings)
     defaults: Limits = Field(

@@ -123,7 +123,9 @@ class EndpointSpec(BaseModel):
     never as values.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # an invalid value is never echoed in an error (it may be a password typed in the
+    # wrong field, such as a proxy URL with its password written out)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
     name: str = Field(description="Slug: lowercase letters, digits and dashes.")
     display_name: str | None = None
@@ -155,6 +157,18 @@ class EndpointSpec(BaseModel):
         default_factory=dict,
         description="Overrides of what the adapter declares it can do (streaming, tools, "
         "vision, json_schema, embeddings), where the user knows better.",
+    )
+    proxy: str | None = Field(
+        None,
+        description="HTTP proxy for this endpoint's REST calls (http://[user:REF@]host:port, "
+        "a password only as a secret reference), or 'direct' to ignore HTTPS_PROXY and "
+        "HTTP_PROXY; default: those variables.",
+    )
+    ca_file: str | None = Field(
+        None, description="PEM bundle of the CAs to trust for this endpoint's TLS."
+    )
+    verify_tls: bool = Field(
+        True, description="Check the upstream's TLS certificate (off only for a test server)."
     )
     health_probe: Literal["cheap", "chat"] = "cheap"
     note: str = ""
@@ -188,6 +202,13 @@ class EndpointSpec(BaseModel):
             raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("proxy")
+    @classmethod
+    def _check_proxy(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() == "direct":
+            return None if value is None else "direct"
+        return check_proxy_url(value)
+
     @model_validator(mode="after")
     def _defaults(self) -> EndpointSpec:
         if self.display_name is None:
@@ -220,6 +241,45 @@ class EndpointSpec(BaseModel):
         if asked in self.model_mapping or asked in self.models:
             return True
         return not self.models and not self.model_mapping
+
+
+_SECRET_REF = re.compile(r"^(env|keyring|file):[A-Za-z0-9_.\-]+$")
+
+
+def check_proxy_url(value: str) -> str:
+    """An ``http://host:port`` proxy URL, its password (if any) a secret reference.
+
+    Raises:
+        ValueError: another scheme, no host, or a password written out in the URL.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        raise ValueError(
+            f"proxy must be an http://host:port URL (or 'direct'), got {mask_proxy(value)!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"proxy has a bad port: {mask_proxy(value)!r}") from exc
+    if parts.password is not None and not _SECRET_REF.match(unquote(parts.password)):
+        raise ValueError(
+            "a proxy password must be a secret reference (http://user:env:NAME@host:port), "
+            "never the password itself"
+        )
+    return value
+
+
+def mask_proxy(url: str) -> str:
+    """A proxy URL with any password replaced by ``***`` (for messages and logs)."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, userinfo = head.partition("://")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{tail}" if ":" in userinfo else url
 
 
 # ---------------------------------------------------------------------------

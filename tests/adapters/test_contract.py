@@ -1,13 +1,17 @@
 """The adapter contract, run over real HTTP against the sim for every REST adapter:
 the same request must come back as the same standardized chunks, and every upstream
-failure as the same ``DeskError`` subclass, whatever the wire protocol."""
+failure as the same ``DeskError`` subclass, whatever the wire protocol, and whichever
+HTTP implementation (``[http] client``) carries it."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 import pytest
 
+from endpoint_desk.adapters.transport import IMPLEMENTATIONS, configure
+from endpoint_desk.core.config import HttpSettings
 from endpoint_desk.core.errors import (
     AuthFailed,
     ModelNotFound,
@@ -22,6 +26,15 @@ from endpoint_desk.sim.text import count_tokens
 from tests.adapters.simkit import REST_KINDS, STREAMING_KINDS, adapter_for, ask, collect
 
 pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture(autouse=True, params=IMPLEMENTATIONS)
+def http_client(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every contract case once per HTTP implementation."""
+    configure(HttpSettings(client=request.param))
+    yield str(request.param)
+    configure(None)
+
 
 PROMPT = "hello there friend"
 REPLY = "Echo: " + PROMPT
@@ -41,8 +54,9 @@ def _check_final(chunks: list, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", REST_KINDS)
-async def test_plain_reply(sim: SimServer, kind: str) -> None:
+async def test_plain_reply(sim: SimServer, kind: str, http_client: str) -> None:
     adapter = adapter_for(kind, sim.url)
+    assert adapter.route.client == http_client
     chunks = await collect(adapter, ask(PROMPT, stream=False))
     assert "".join(c.delta for c in chunks) == REPLY
     _check_final(chunks, kind)

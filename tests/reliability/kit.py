@@ -51,21 +51,16 @@ def rss_kib(pid: int | None = None) -> int:
 
 def pool_counts() -> tuple[int, int]:
     """(checked out, idle keep-alive) connections of the desk's pooled upstream
-    clients: the aiohttp session and the hot path's HTTP/1.1 client."""
-    from endpoint_desk.adapters import h1, http
+    clients: the transports (h1, aiohttp) and discovery's aiohttp session."""
+    from endpoint_desk.adapters import http, transport
 
     loop = asyncio.get_running_loop()
-    busy = idle = 0
+    busy, idle = transport.pool_counts()
     session = http._SESSIONS.get(loop)
     if session is not None and not session.closed:
         connector: Any = session.connector
         idle += sum(len(v) for v in getattr(connector, "_conns", {}).values())
         busy += len(getattr(connector, "_acquired", ()))
-    client = h1._CLIENTS.get(loop)
-    if client is not None and not client.closed:
-        b, i = client.counts()
-        busy += b
-        idle += i
     return busy, idle
 
 

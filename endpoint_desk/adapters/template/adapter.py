@@ -150,6 +150,7 @@ class TemplateAdapter(Adapter):
             method,
             url,
             endpoint=name,
+            route=self.route,
             headers=self._headers(values, body is not None),
             timeout=self.spec.limits.timeout_seconds,
             on_error=self._on_error(method, url_template, values, model),

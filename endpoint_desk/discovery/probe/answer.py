@@ -7,15 +7,25 @@ an upstream's error message, or a short status line for the probe log.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 
-from endpoint_desk.adapters.http import shared_session
+from endpoint_desk.adapters.transport import default_route, request
+from endpoint_desk.core.errors import DeskError, Unreachable, UpstreamTimeout
 
-__all__ = ["Answer", "NoAnswer", "get_answer", "model_ids", "said", "status_text", "strip_suffix"]
+__all__ = [
+    "Answer",
+    "NoAnswer",
+    "NotListening",
+    "get_answer",
+    "model_ids",
+    "said",
+    "status_text",
+    "strip_suffix",
+]
 
 
 @dataclass(slots=True)
@@ -32,6 +42,14 @@ class NoAnswer(Exception):
     """A probe got no HTTP answer (timeout, reset); the reason is the message."""
 
 
+class NotListening(Exception):
+    """Nothing takes a connection at the probed address (the transport's reason)."""
+
+
+MAX_PROBE_BODY = 2_000_000
+"""The most bytes of an answer a probe reads."""
+
+
 def strip_suffix(url: str, *suffixes: str) -> str:
     """``url`` without a trailing slash and the first of ``suffixes`` it ends with."""
     url = url.rstrip("/")
@@ -42,22 +60,30 @@ def strip_suffix(url: str, *suffixes: str) -> str:
 
 
 async def get_answer(url: str, headers: dict[str, str], timeout: float) -> Answer:
-    """One GET; raises ``ClientConnectorError`` (nothing listens) or ``NoAnswer``."""
+    """One GET through the transport (the desk-wide proxy and CA settings, and its
+    redirect policy: a key never follows a redirect to another origin); raises
+    ``NotListening`` (nothing listens) or ``NoAnswer``."""
     try:
-        async with shared_session().get(
-            url,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=True,
-        ) as resp:
-            body = await resp.content.read(2_000_000)
-            ans = Answer(resp.status, resp.headers.get("Content-Type", ""), body)
-    except aiohttp.ClientConnectorError:
-        raise
+        async with asyncio.timeout(timeout):
+            resp = await request(
+                "GET", url, endpoint=url, route=default_route(), headers=headers, timeout=timeout
+            )
+            async with resp:
+                body = b""
+                async for block in resp.iter_any():
+                    body += block
+                    if len(body) >= MAX_PROBE_BODY:
+                        body = body[:MAX_PROBE_BODY]
+                        break
+                ans = Answer(resp.status, resp.headers.get("Content-Type", ""), body)
     except TimeoutError:
         raise NoAnswer(f"no answer within {timeout:g} s") from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise NoAnswer(f"{type(exc).__name__}: {exc}") from None
+    except UpstreamTimeout:
+        raise NoAnswer(f"no answer within {timeout:g} s") from None
+    except Unreachable as exc:
+        raise NotListening(str(exc)) from exc
+    except DeskError as exc:
+        raise NoAnswer(exc.one_line()) from None
     if "json" in ans.ctype or body[:1] in (b"{", b"["):
         try:
             ans.json = orjson.loads(body)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import aiohttp
-
 from endpoint_desk.adapters.http import translate_exception
 from endpoint_desk.core.errors import AuthFailed, DeskError, Unreachable, UpstreamTimeout
 from endpoint_desk.core.models import EndpointKind
+from endpoint_desk.discovery.probe.answer import NotListening
 from endpoint_desk.discovery.probe.apis import PROBES
 from endpoint_desk.discovery.probe.hints import hint_for
 from endpoint_desk.discovery.probe.run import LABELS, Detection, ProbeRun
@@ -70,11 +69,11 @@ async def detect(
                 return first
         rest = [k for k in PRIORITY if k != hint]
         answers = await asyncio.gather(*(PROBES[k](run) for k in rest), return_exceptions=True)
-    except aiohttp.ClientConnectorError as exc:
-        raise Unreachable(f"cannot connect to {url} ({exc.os_error or exc})") from exc
+    except NotListening as exc:
+        raise Unreachable(f"cannot connect to {url} ({exc})") from exc
     for res in answers:
-        if isinstance(res, aiohttp.ClientConnectorError):
-            raise Unreachable(f"cannot connect to {url} ({res.os_error or res})") from res
+        if isinstance(res, NotListening):
+            raise Unreachable(f"cannot connect to {url} ({res})") from res
         if isinstance(res, BaseException):
             raise translate_exception(res, endpoint=url)
         if res is not None:
@@ -92,8 +91,8 @@ async def detect(
         raise _refusal(url, results[0], api_key)
     try:
         page = await run.ask("page", url, {})
-    except aiohttp.ClientConnectorError as exc:
-        raise Unreachable(f"cannot connect to {url} ({exc.os_error or exc})") from exc
+    except NotListening as exc:
+        raise Unreachable(f"cannot connect to {url} ({exc})") from exc
     if page is not None and "html" in page.ctype:
         return Detection(
             EndpointKind.WEB_CHAT,

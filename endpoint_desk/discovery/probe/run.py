@@ -111,7 +111,7 @@ class ProbeRun:
         """GET ``target`` as step ``probe``; ``None`` when no answer came (also a step).
 
         Raises:
-            aiohttp.ClientConnectorError: nothing listens there.
+            NotListening: nothing listens there.
         """
         try:
             ans = await get_answer(target, headers, self.timeout)
