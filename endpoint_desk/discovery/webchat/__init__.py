@@ -32,8 +32,9 @@ analysis when one passes its canary. When the heuristics are unsure, an ``assist
 callable (one of the user's own endpoints, passed in by the engine) may choose among
 numbered candidates; its choice is kept only when the canary confirms it.
 
-The in-page side is ``window.__deskDiscover`` (``script.py``), installed next to the
-adapter's ``window.__deskChat``.
+The in-page side is ``window.__deskDiscover``, installed next to the adapter's
+``window.__deskChat``: ``js/``, one file per step with the same names, joined by
+``script.py``.
 """
 
 from __future__ import annotations

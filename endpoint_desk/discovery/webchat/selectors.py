@@ -1,10 +1,10 @@
 """Step 6, selectors: how stable a selector is.
 
-The in-page script proposes selectors for an element (``selectorsFor``: ids, roles,
-``data-*`` attributes and test ids before classes; hashed class names never). Here
-they are ranked for the assistant message: roles, data attributes and test ids beat
-classes, words like "assistant" or "bot" help, an id (one element, not every message)
-and long descendant chains cost.
+The in-page script proposes selectors for an element (``selectorsFor`` in
+``js/selectors.js``: ids, roles, ``data-*`` attributes and test ids before classes;
+hashed class names never). Here they are ranked for the assistant message: roles,
+data attributes and test ids beat classes, words like "assistant" or "bot" help, an id
+(one element, not every message) and long descendant chains cost.
 """
 
 from __future__ import annotations
