@@ -40,8 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from endpoint_desk.adapters.base import Adapter, Capabilities, SecretResolver
-from endpoint_desk.adapters.webchat import page_script
-from endpoint_desk.adapters.webchat.browser import new_context, shared_browser
+from endpoint_desk.adapters.webchat.browser import open_context
 from endpoint_desk.adapters.webchat.driver import DriverConfig, PageDriver
 from endpoint_desk.adapters.webchat.exchange import Reply, stream_reply
 from endpoint_desk.adapters.webchat.login import Sessions
@@ -180,17 +179,13 @@ class WebChatAdapter(Adapter):
                 log.warning("%s: the browser went away; opening a new context", self.name)
                 for slot in self.pool.slots:
                     slot.driver, slot.history = None, None
-            self._browser = await shared_browser(self.browser_config)
-            state = self.sessions.load()
             proxy = self.browser_config.proxy
-            proxy_password = self.secret(proxy.password) if proxy and proxy.password else None
-            context = await new_context(
-                self._browser,
+            context = await open_context(
                 self.browser_config,
-                storage_state=state,
-                proxy_password=proxy_password,
+                storage_state=self.sessions.load(),
+                proxy_password=self.secret(proxy.password) if proxy and proxy.password else None,
             )
-            await context.add_init_script(script=page_script())
+            self._browser = context.browser
             if "*" not in self._guard.origins:
                 await context.route("**/*", self._guard)
             self._context = context

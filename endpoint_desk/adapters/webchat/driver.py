@@ -25,7 +25,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from endpoint_desk.adapters.webchat.errors import first_line, is_unreachable
+from endpoint_desk.adapters.webchat.errors import first_line, is_navigation, is_unreachable
 from endpoint_desk.adapters.webchat.options import WebChatOptions
 from endpoint_desk.core.errors import BrowserError, Unreachable, UpstreamTimeout
 
@@ -132,16 +132,18 @@ class PageDriver:
     # ------------------------------------------------------------------ navigation
 
     async def goto(self, url: str) -> None:
-        """Load ``url``.
+        """Load ``url`` (within ``config.timeout``).
 
         Raises:
             Unreachable: nothing answers there.
-            UpstreamTimeout: it did not load within the context's timeout.
+            UpstreamTimeout: it did not load in time.
             BrowserError: loading failed otherwise (the page is then dead).
         """
         self.fresh = False
         try:
-            await self.page.goto(url, wait_until="domcontentloaded")
+            await self.page.goto(
+                url, wait_until="domcontentloaded", timeout=self.config.timeout * 1000
+            )
         except PlaywrightError as exc:
             msg = first_line(exc)
             if is_unreachable(msg):
@@ -262,8 +264,7 @@ class PageDriver:
                 raise
             except PlaywrightError as exc:
                 # a navigation (login redirect) destroyed the context: try again
-                navigated = "context was destroyed" in str(exc) or "navigat" in str(exc).lower()
-                if navigated and time.monotonic() < deadline:
+                if is_navigation(exc) and time.monotonic() < deadline:
                     await asyncio.sleep(0.05)
                     continue
                 raise

@@ -17,28 +17,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from endpoint_desk.adapters.webchat.errors import first_line
-from endpoint_desk.core.errors import (
-    BrowserError,
-    DeskError,
-    LoginRequired,
-    UpstreamError,
-    UpstreamTimeout,
-)
+from endpoint_desk.adapters.webchat.errors import first_line, is_page_gone, session_expired
+from endpoint_desk.core.errors import BrowserError, DeskError, UpstreamError, UpstreamTimeout
 
 if TYPE_CHECKING:
     from endpoint_desk.adapters.webchat.driver import PageDriver
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Reply", "confirm_taken", "page_error", "send_prompt", "stream_reply"]
+__all__ = ["SETTLE", "Reply", "confirm_taken", "page_error", "send_prompt", "stream_reply"]
 
 
 @dataclass
@@ -54,8 +48,22 @@ class Reply:
     rewritten: bool = False
 
 
-async def stream_reply(driver: PageDriver, prompt: str, reply: Reply) -> AsyncIterator[str]:
+SETTLE = 0.3
+"""Seconds a reply the caller already knows to be whole must stay unchanged."""
+
+
+async def stream_reply(
+    driver: PageDriver,
+    prompt: str,
+    reply: Reply,
+    *,
+    enough: Callable[[str], bool] | None = None,
+) -> AsyncIterator[str]:
     """Send ``prompt`` and yield the reply's text as it grows (deltas).
+
+    ``enough(text)``: the caller can tell the reply is whole (discovery's canary holds
+    its answer); once it is and the page is not busy, ``SETTLE`` seconds of quiet end
+    the reply instead of the (longer) quiet window.
 
     Raises:
         BrowserError: the page died, or did not take the message.
@@ -106,6 +114,8 @@ async def stream_reply(driver: PageDriver, prompt: str, reply: Reply) -> AsyncIt
                     window = quiet
                 else:
                     window = max(o.idle_quiet_ms / 1000, o.pause_factor * longest_pause)
+                if enough is not None and window > SETTLE and enough(page_text):
+                    window = SETTLE
                 left = window - (now - last_change)
                 if left <= 0 and driver.events.empty():
                     break
@@ -200,11 +210,7 @@ async def _page_event(driver: PageDriver, kind: str, data: Any) -> list[dict[str
     with contextlib.suppress(PlaywrightError):
         state = await driver.ready_once(3.0)
     if state == "login":
-        raise LoginRequired(
-            f"{name}: the session expired (the page went to a login wall while "
-            f"answering); run `desk login {name}` or store a username and password",
-            endpoint=name,
-        )
+        raise session_expired(name, "the page went to a login wall while answering")
     raise BrowserError(
         f"{name}: the page loaded another document while answering; the reply is lost",
         endpoint=name,
@@ -216,7 +222,7 @@ def page_error(driver: PageDriver, exc: BaseException, what: str) -> DeskError:
     name = driver.name
     msg = first_line(exc)
     page = driver.page
-    if page is None or page.is_closed() or "crash" in msg.lower() or "closed" in msg:
+    if page is None or page.is_closed() or is_page_gone(msg):
         driver.dead = True
         return BrowserError(f"{name}: the page died while {what}: {msg}", endpoint=name)
     return BrowserError(f"{name}: {what} failed: {msg}", endpoint=name)
@@ -242,11 +248,7 @@ async def send_prompt(driver: PageDriver, prompt: str) -> None:
     if el is None:
         state = await page.evaluate("cfg => window.__deskChat.ready(cfg)", o.page_config())
         if state == "login":
-            raise LoginRequired(
-                f"{name}: the session expired (the page shows a login wall); run "
-                f"`desk login {name}` or store a username and password",
-                endpoint=name,
-            )
+            raise session_expired(name, "the page shows a login wall")
         raise BrowserError(
             f"{name}: the message input {o.input!r} matches nothing visible",
             endpoint=name,

@@ -1,6 +1,7 @@
 """Signing in to a web chat and keeping the session.
 
-- ``fill_login``: fill and submit a login form with stored credentials (on one page).
+- ``fill_login``: fill and submit a login form with stored credentials (on one page;
+  a form post or a page that signs in without loading another document).
 - ``Sessions``: one endpoint's sign-ins (one at a time: the pages share cookies) and
   its saved ``storage_state`` (an owner-only file in the sessions folder).
 - ``interactive_login``: a browser for a person to sign in once (OAuth, 2FA...); the
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from endpoint_desk.adapters.base import SecretResolver
-from endpoint_desk.adapters.webchat import page_script
-from endpoint_desk.adapters.webchat.browser import (
-    new_context,
-    read_session,
-    shared_browser,
-    write_session,
-)
+from endpoint_desk.adapters.webchat.browser import open_context, read_session, write_session
 from endpoint_desk.adapters.webchat.driver import DriverConfig, PageDriver
 from endpoint_desk.adapters.webchat.errors import first_line
 from endpoint_desk.adapters.webchat.options import WebChatOptions
@@ -33,7 +29,7 @@ from endpoint_desk.adapters.webchat.repair import SpecRepair
 from endpoint_desk.core.errors import BrowserError, LoginRequired
 from endpoint_desk.core.models import BrowserConfig, EndpointSpec
 
-__all__ = ["Sessions", "fill_login", "interactive_login"]
+__all__ = ["Sessions", "fill_login", "interactive_login", "same_page"]
 
 
 async def fill_login(
@@ -83,20 +79,17 @@ async def fill_login(
             )
         await user_el.fill(user)
         await pass_el.fill(password)
-        submitted = False
+        submit = None
         if o.login_submit:
             submit = (
                 await page.evaluate_handle(
                     "sel => window.__deskChat.firstVisible(sel)", o.login_submit
                 )
             ).as_element()
-            if submit is not None:
-                async with page.expect_navigation(wait_until="domcontentloaded"):
-                    await submit.click()
-                submitted = True
-        if not submitted:
-            async with page.expect_navigation(wait_until="domcontentloaded"):
-                await pass_el.press("Enter")
+        if submit is not None:
+            await _submitted(driver, submit.click)
+        else:
+            await _submitted(driver, lambda: pass_el.press("Enter"))
     except PlaywrightTimeout as exc:
         raise LoginRequired(
             f"{name}: the login form did not submit: {first_line(exc)}",
@@ -104,6 +97,52 @@ async def fill_login(
         ) from exc
     except PlaywrightError as exc:
         raise BrowserError(f"{name}: signing in failed: {first_line(exc)}") from exc
+
+
+async def _submitted(driver: PageDriver, submit: Callable[[], Awaitable[None]]) -> None:
+    """Submit the login form and wait until it went: a new document loaded (a form
+    post), or the password field is gone (a page that signs in without one).
+
+    Raises:
+        PlaywrightTimeout: neither happened within the driver's timeout.
+    """
+    page = driver.page
+    navigated = asyncio.Event()
+
+    def on_navigated(frame: Any) -> None:
+        if frame == page.main_frame:
+            navigated.set()
+
+    page.on("framenavigated", on_navigated)
+    try:
+        await submit()
+        deadline = time.monotonic() + driver.config.timeout
+        while not navigated.is_set():
+            try:
+                shown = await page.evaluate(
+                    "sel => !!(window.__deskChat && window.__deskChat.firstVisible(sel))",
+                    driver.options.login_password,
+                )
+            except PlaywrightError:  # the document is being replaced
+                shown = True
+            if not shown:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PlaywrightTimeout(
+                    "no new page, and the password field is still shown after "
+                    f"{driver.config.timeout:g} s"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(navigated.wait(), min(0.1, left))
+        await page.wait_for_load_state("domcontentloaded")
+    finally:
+        page.remove_listener("framenavigated", on_navigated)
+
+
+def same_page(a: str, b: str) -> bool:
+    """``a`` and ``b`` are the same page (a trailing slash aside)."""
+    return a.rstrip("/") == b.rstrip("/")
 
 
 class Sessions:
@@ -165,7 +204,8 @@ class Sessions:
                 if await driver.wait_ready() == "input":
                     return
             await self.fill(driver)
-            await driver.goto(o.url)
+            if not same_page(driver.page.url, o.url):
+                await driver.goto(o.url)
             if await driver.wait_ready() == "login":
                 raise LoginRequired(
                     f"{self.name}: signing in with the stored username and password failed "
@@ -203,10 +243,14 @@ async def interactive_login(
     def secret(ref: str | None) -> str | None:
         return None if ref is None else resolve_secret(ref)
 
-    browser = await shared_browser(bconf, headless=headless)
-    context = await new_context(browser, bconf, storage_state=read_session(spec.name))
+    proxy = bconf.proxy
+    context = await open_context(
+        bconf,
+        storage_state=read_session(spec.name),
+        proxy_password=secret(proxy.password) if proxy and proxy.password else None,
+        headless=headless,
+    )
     try:
-        await context.add_init_script(script=page_script())
         page = await context.new_page()
         config = DriverConfig(spec.name, o, bconf.timeout)
         config.repair = SpecRepair(spec, config)
