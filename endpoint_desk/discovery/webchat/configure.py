@@ -114,14 +114,16 @@ async def configure_web_chat(
     library = PatternLibrary(store) if store is not None and use_patterns else None
 
     t = Timer()
-    context, page, state = await open_page(ep_name, bconf)
-    an = Analysis(page, progress)
+    context, driver, state = await open_page(ep_name, url, bconf, load_timeout, resolve)
+    an = Analysis(driver, url, progress)
     an.timings["browser"] = t.ms
     try:
-        ready = await load(an, url, load_timeout, saved=bool(state))
+        ready = await load(an, load_timeout, saved=bool(state))
         login_opts: dict[str, Any] = {}
         if ready == "login":
-            login_opts = await login(an, ep_name, username, password, resolve, url, load_timeout)
+            login_opts = await login(
+                an, ep_name, username, password, resolve, login_url, load_timeout
+            )
             ready = await wait_ready(an, load_timeout)
         if ready != "input":
             await try_frames(an, load_timeout)
@@ -130,9 +132,7 @@ async def configure_web_chat(
         pattern_id: int | None = None
         from_pattern = False
         if library is not None:
-            options, pattern_id = await try_patterns(
-                an, library, fp, url, reply_timeout, load_timeout
-            )
+            options, pattern_id = await try_patterns(an, library, fp, reply_timeout, load_timeout)
             from_pattern = options is not None
         assisted = False
         if options is None:

@@ -1,6 +1,9 @@
 """Step 1, load: a fresh page in the desk's Chromium, wait until it shows a usable
 input or a login wall, look inside frames, and pass a login wall with stored
-credentials (else report ``LoginRequired`` with the ``desk login`` line)."""
+credentials (else report ``LoginRequired`` with the ``desk login`` line).
+
+The page is a ``PageDriver`` of the adapter: it loads URLs, translates Playwright's
+errors and signs in exactly as the adapter will."""
 
 from __future__ import annotations
 
@@ -9,67 +12,73 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from endpoint_desk.core.errors import BrowserError, LoginRequired, Unreachable
+from endpoint_desk.adapters.webchat.browser import open_context, read_session
+from endpoint_desk.adapters.webchat.driver import DriverConfig, PageDriver
+from endpoint_desk.adapters.webchat.login import fill_login, same_page
+from endpoint_desk.adapters.webchat.options import WebChatOptions
+from endpoint_desk.core.errors import DeskError, LoginRequired
 from endpoint_desk.core.models import BrowserConfig
 from endpoint_desk.discovery.webchat.analysis import Analysis, Timer, wait_for
+from endpoint_desk.discovery.webchat.script import discovery_script
 
 __all__ = ["fresh_page", "load", "login", "open_page", "try_frames", "wait_ready"]
 
-_UNREACHABLE = (
-    "ERR_CONNECTION_REFUSED",
-    "ERR_NAME_NOT_RESOLVED",
-    "ERR_CONNECTION_RESET",
-    "ERR_ADDRESS_UNREACHABLE",
-    "ERR_CONNECTION_TIMED_OUT",
-    "ERR_INTERNET_DISCONNECTED",
-)
 
-
-async def open_page(name: str, bconf: BrowserConfig) -> tuple[Any, Any, dict[str, Any] | None]:
+async def open_page(
+    name: str, url: str, bconf: BrowserConfig, timeout: float, resolve: Callable[[str], str]
+) -> tuple[Any, PageDriver, dict[str, Any] | None]:
     """A new context (with the endpoint's saved session, if any) holding the adapter's
-    and discovery's in-page scripts, and a page in it: ``(context, page, session)``."""
-    from endpoint_desk.adapters.webchat import browser as wbrowser
-    from endpoint_desk.adapters.webchat import page_script
-    from endpoint_desk.discovery.webchat.script import discovery_script
-
-    browser = await wbrowser.shared_browser(bconf)
-    state = wbrowser.read_session(name)
-    context = await wbrowser.new_context(browser, bconf, storage_state=state)
-    await context.add_init_script(script=page_script())
-    await context.add_init_script(script=discovery_script())
-    page = await context.new_page()
-    return context, page, state
-
-
-async def load(an: Analysis, url: str, timeout: float, *, saved: bool) -> str:
-    """Open ``url`` and wait until it is ready (see ``wait_ready``); the ``load`` step.
+    and discovery's in-page scripts, and a page in it driven the adapter's way:
+    ``(context, driver, session)``.
 
     Raises:
-        Unreachable: nothing answers at ``url``.
+        BrowserError: Chromium, the context or the page could not be started.
+    """
+    state = read_session(name)
+    proxy = bconf.proxy
+    context = await open_context(
+        bconf,
+        storage_state=state,
+        proxy_password=resolve(proxy.password) if proxy and proxy.password else None,
+    )
+    try:
+        await context.add_init_script(script=discovery_script())
+        config = DriverConfig(name, WebChatOptions.unconfigured(url), timeout)
+        driver = await PageDriver.open(context, config)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await context.close()
+        raise
+    return context, driver, state
+
+
+async def load(an: Analysis, timeout: float, *, saved: bool) -> str:
+    """Open the chat page and wait until it is ready (see ``wait_ready``); the ``load``
+    step.
+
+    Raises:
+        Unreachable: nothing answers at the URL.
+        UpstreamTimeout: the page did not load within ``timeout``.
         BrowserError: the page did not load.
     """
     t = Timer()
-    page = an.page
-    try:
-        await page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if any(m in first for m in _UNREACHABLE):
-            raise Unreachable(f"cannot load {url}: {first}") from exc
-        raise BrowserError(f"cannot load {url}: {first}") from exc
+    await an.driver.goto(an.url)
     ready = await wait_ready(an, timeout)
     an.timings["load"] = t.ms
     await an.step(
         "load",
         True,
-        f"loaded {page.url}" + (" with the saved session" if saved else ""),
+        f"loaded {an.page.url}" + (" with the saved session" if saved else ""),
         t.ms,
     )
     return ready
 
 
 async def wait_ready(an: Analysis, timeout: float) -> str:
-    """Wait until the page shows a usable input or a login wall: ``input``/``login``/``""``."""
+    """Wait until the page shows a usable input or a login wall: ``input``/``login``/``""``
+    (``frame``: an input inside a frame; ``link``: only a sign-in control). Unlike the
+    adapter's ``PageDriver.wait_ready``, this needs no selector: any input candidate
+    the in-page script ranks as likely will do."""
 
     started = time.monotonic()
 
@@ -83,7 +92,7 @@ async def wait_ready(an: Analysis, timeout: float) -> str:
             return ""
         if any(c["visible"] and c["score"] > 0 for c in cands):
             return "input"
-        for frame in an.page.frames[1:] if an.frame is an.page.main_frame else []:
+        for frame in an.page.frames[1:]:
             with contextlib.suppress(Exception):
                 inner = await frame.evaluate("() => window.__deskDiscover.inputs()")
                 if any(c["visible"] and c["score"] > 0 for c in inner):
@@ -99,10 +108,9 @@ async def wait_ready(an: Analysis, timeout: float) -> str:
     return result
 
 
-async def fresh_page(an: Analysis, url: str, timeout: float) -> None:
-    """Reload the page (a new conversation; throws away a failed pattern's state)."""
-    await an.page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
-    an.frame = an.page.main_frame
+async def fresh_page(an: Analysis, timeout: float) -> None:
+    """Reload the chat page (a new conversation; throws away a failed pattern's state)."""
+    await an.driver.goto(an.url)
     await wait_ready(an, timeout)
 
 
@@ -117,8 +125,7 @@ async def try_frames(an: Analysis, timeout: float) -> None:
                 an.evidence.append(
                     f"the chat lives in a frame from {frame_url}; configured that page directly"
                 )
-                await an.page.goto(frame_url, wait_until="domcontentloaded")
-                an.frame = an.page.main_frame
+                await an.driver.goto(frame_url)
                 an.moved_to = frame_url
                 await wait_ready(an, timeout)
                 return
@@ -130,10 +137,16 @@ async def login(
     username: str | None,
     password: str | None,
     resolve: Callable[[str], str],
-    url: str,
+    login_url: str | None,
     timeout: float,
 ) -> dict[str, Any]:
-    """Fill a simple login form with stored credentials; the selectors it used."""
+    """Pass a login wall with stored credentials, the way the adapter signs in
+    (``adapters.webchat.login.fill_login``); the options that say how.
+
+    Raises:
+        LoginRequired: no credentials, or they did not get past the wall.
+    """
+    url = an.url
     wall = await an.js("loginWall()")
     if not username or not password:
         await an.step("login", False, f"the page shows a login wall ({wall['text'][:60]}...)")
@@ -145,24 +158,13 @@ async def login(
     t = Timer()
     user_value, pass_value = resolve(username), resolve(password)
     an.forbidden += [user_value, pass_value]
-    page = an.page
-    pw = page.locator("input[type=password]").first
-    form_user = page.locator(
-        "input[autocomplete=username], input[type=email], input[name*=user i], "
-        "input[name*=login i], input[name*=email i], input[type=text]"
-    ).first
-    await form_user.fill(user_value)
-    await pw.fill(pass_value)
-    submit = page.locator("button[type=submit], input[type=submit]").first
-    async with contextlib.AsyncExitStack():
-        if await submit.count():
-            await submit.click()
-        else:
-            await pw.press("Enter")
-    with contextlib.suppress(Exception):
-        await page.wait_for_load_state("domcontentloaded", timeout=timeout * 1000)
-    if an.page.url.rstrip("/") != url.rstrip("/") and "login" in an.page.url:
-        await page.goto(url, wait_until="domcontentloaded")
+    try:
+        await fill_login(an.driver, user_value, pass_value, login_url)
+        if not same_page(an.page.url, url):
+            await an.driver.goto(url)
+    except DeskError as exc:
+        await an.step("login", False, exc.one_line())
+        raise
     state = await wait_ready(an, timeout)
     if state != "input":
         await an.step("login", False, "stored credentials did not get past the login wall")

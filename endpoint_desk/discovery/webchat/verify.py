@@ -1,15 +1,17 @@
 """Step 7, verify: find the new-conversation control, then prove the whole
-configuration with a second canary read through the adapter's own in-page reader
-(``__deskChat.arm``/``take``). Learned patterns are proved the same way before they are
-used; the confidence adds up the evidence."""
+configuration with a second canary, sent and read by the adapter's own exchange code
+(``adapters.webchat.exchange``). Learned patterns are proved the same way before they
+are used; the confidence adds up the evidence."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import dataclasses
 import time
 from typing import Any
 
+from endpoint_desk.adapters.webchat.exchange import Reply, stream_reply
+from endpoint_desk.adapters.webchat.options import WebChatOptions
 from endpoint_desk.core.errors import ConfigError, DeskError
 from endpoint_desk.discovery.patterns import Fingerprint, PatternLibrary, pattern_config
 from endpoint_desk.discovery.webchat.analysis import Analysis, Timer, wait_for
@@ -18,7 +20,6 @@ from endpoint_desk.discovery.webchat.load import fresh_page
 
 __all__ = [
     "canary_round",
-    "click_visible",
     "confidence",
     "find_new_chat",
     "new_chat_step",
@@ -32,7 +33,6 @@ async def try_patterns(
     an: Analysis,
     library: PatternLibrary,
     fp: Fingerprint,
-    url: str,
     reply_timeout: float,
     load_timeout: float,
 ) -> tuple[dict[str, Any] | None, int | None]:
@@ -58,7 +58,7 @@ async def try_patterns(
             )
             an.score.update(pattern=0.9)
             break
-        await fresh_page(an, an.moved_to or url, load_timeout)
+        await fresh_page(an, load_timeout)
     an.timings["patterns"] = t.ms
     if tried == 0:
         await an.step("pattern", True, "no learned pattern fits this page yet", t.ms)
@@ -125,83 +125,44 @@ async def find_new_chat(an: Analysis, options: dict[str, Any], url: str) -> str 
 async def canary_round(
     an: Analysis, options: dict[str, Any], timeout: float, *, fresh: bool
 ) -> tuple[bool, str]:
-    """Send a canary with ``options`` the way the adapter does and read the reply through
-    the adapter's in-page script. ``fresh``: the page was just loaded (no new-chat click).
+    """Send a canary with ``options`` and read the reply with the adapter's own exchange
+    (``adapters.webchat.exchange``: the same send, reader and completion rule), so what
+    passes here is what the adapter will run. ``fresh``: the page was just loaded (no
+    new conversation first).
     """
-    from endpoint_desk.adapters.webchat.options import WebChatOptions
-
     try:
-        wopts = WebChatOptions.from_dict(options, default_url=an.page.url)
+        wopts = WebChatOptions.from_dict(options, default_url=an.url)
     except ConfigError as exc:
         return False, exc.one_line()
+    driver = an.driver
+    # the canary waits ``timeout`` for its reply, whatever the options say
+    driver.config.options = dataclasses.replace(wopts, reply_timeout=timeout)
     canary = Canary.make()
+    reply = Reply()
     t0 = time.perf_counter()
-    if not fresh:
-        if (await an.js("checkSelector(arg)", wopts.assistant))["count"] == 0:
-            pass  # already a new conversation
-        elif wopts.new_chat:
-            await click_visible(an, wopts.new_chat, 3.0)
-        else:
-            await an.page.reload(wait_until="domcontentloaded")
-            an.frame = an.page.main_frame
-    inp = await wait_for(lambda: an.chat_js("firstVisible(arg)", wopts.input), 10.0, 0.1)
-    if not inp:
-        return False, f"the input {wopts.input} is not on the page"
-    cfg = {**wopts.page_config(), "report": "poll"}
-    await an.chat_js("arm(arg)", cfg)
-    box = an.loc(wopts.input).first
-    await box.click()
-    await box.fill(canary.prompt)
-    if wopts.send:
-        if not await click_visible(an, wopts.send, 3.0):
-            return False, f"the send control {wopts.send} could not be clicked"
-    else:
-        await box.press(wopts.send_key)
-    t_sent = time.perf_counter()
+    t_sent: float | None = None
     t_first: float | None = None
-    text = ""
-    busy = False
-    ever_busy = False
-    last_change = time.monotonic()
-    deadline = time.monotonic() + timeout
-    quiet = wopts.quiet_ms / 1000 + 0.3
-    idle = wopts.idle_quiet_ms / 1000
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        for ev in await an.chat_js("take()"):
-            if "d" in ev:
-                text += ev["d"]
-                last_change = time.monotonic()
-            elif "r" in ev:
-                text = ev["r"]
-                last_change = time.monotonic()
-            elif "b" in ev:
-                busy = bool(ev["b"])
-                ever_busy = ever_busy or busy
-                last_change = time.monotonic()
-        if not text:
-            continue
-        if t_first is None:
-            t_first = time.perf_counter()
-        q = time.monotonic() - last_change
-        if wopts.has_busy_signal and ever_busy:
-            if not busy and q >= quiet:
-                break
-        elif q >= idle:
-            break
+
+    def whole(text: str) -> bool:
         # a canary locates, it does not time: once the reply holds the whole answer
-        # (or the whole prompt echoed) and settles briefly, it has done its job
-        if (
-            not busy
-            and q >= 0.3
-            and (
-                has_number(text.replace(canary.prompt, ""), canary.answer)
-                or canary.prompt.strip() in text
-            )
-        ):
-            break
-    await an.chat_js("disarm()")
+        # (or the whole prompt echoed) it has done its job
+        return has_number(text.replace(canary.prompt, ""), canary.answer) or (
+            canary.prompt.strip() in text
+        )
+
+    try:
+        if not fresh:
+            await driver.new_conversation()
+        if await driver.wait_ready() != "input":
+            return False, f"the page shows a login wall instead of the input {wopts.input}"
+        t_sent = time.perf_counter()
+        async for _ in stream_reply(driver, canary.prompt, reply, enough=whole):
+            if t_first is None:
+                t_first = time.perf_counter()
+    except DeskError as exc:
+        return False, exc.one_line()
     ms = (time.perf_counter() - t0) * 1000
+    text = reply.text
     if not text:
         return False, f"no reply was read with {wopts.assistant} within {timeout:g} s"
     if canary.nonce in text and not has_number(text.replace(canary.prompt, ""), canary.answer):
@@ -211,35 +172,16 @@ async def canary_round(
         if len(holders) < 2:
             return False, f"{wopts.assistant} reads the user's own message, not a reply"
     if canary.answered(text):
+        if driver.options.input != wopts.input:
+            options["input"] = driver.options.input  # an alternate matched, as it would later
         what = "echoed the prompt" if canary.nonce in text else f"answered {canary.answer}"
-        first = ((t_first or t_sent) - t_sent) * 1000
+        sent = t_sent or t0
+        first = ((t_first or sent) - sent) * 1000
         return True, (
             f"read {len(text)} characters that {what} in {ms:.0f} ms "
-            f"(ready to send {(t_sent - t0) * 1000:.0f} ms, first text after {first:.0f} ms)"
+            f"(ready to send {(sent - t0) * 1000:.0f} ms, first text after {first:.0f} ms)"
         )
     return False, f"the reply read ({text[:60]!r}) does not answer the canary"
-
-
-async def click_visible(an: Analysis, selector: str, timeout: float) -> bool:
-    """Click the first visible match of ``selector`` (across shadow roots) once there."""
-    deadline = time.monotonic() + timeout
-    while True:
-        handle = await an.frame.evaluate_handle(
-            "sel => window.__deskChat.firstVisible(sel)", selector
-        )
-        el = handle.as_element()
-        if el is not None:
-            try:
-                await el.click(timeout=max(0.1, deadline - time.monotonic()) * 1000)
-                return True
-            except Exception:
-                pass
-            finally:
-                with contextlib.suppress(Exception):
-                    await handle.dispose()
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(0.05)
 
 
 async def verify_pattern(an: Analysis, options: dict[str, Any], timeout: float) -> tuple[bool, str]:
