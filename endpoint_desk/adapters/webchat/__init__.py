@@ -4,6 +4,7 @@
 - ``pool``: the endpoint's warm pages (slots, acquire/release, background refill).
 - ``driver``: ``PageDriver``, one page: load, wait until ready, new conversation, click.
 - ``exchange``: send a prompt and stream the reply out of the page.
+- ``completion``: when a reply is over (busy signal, quiet window, hard limit).
 - ``login``: signing in with stored credentials, the saved session, ``interactive_login``.
 - ``navigation``: the origins a page may go to, and the guard that refuses the rest.
 - ``errors``: Playwright's errors as the desk's own.

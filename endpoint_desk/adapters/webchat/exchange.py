@@ -4,11 +4,9 @@
 assistant message), puts the prompt in the input and sends it (the send control once
 it is usable, else ``send_key``). ``stream_reply`` yields the newest assistant
 message's text as it grows, from the events the in-page script pushes (or that Python
-polls, ``report = "poll"``). The reply ends on the page's busy signal plus
-``quiet_ms`` of unchanged text; without a busy signal, on a quiet window of
-``max(idle_quiet_ms, pause_factor * longest pause)``; always within the reply timeout.
-A page that shows neither text nor a busy signal ``start_timeout`` after sending is
-checked for having taken the message at all.
+polls, ``report = "poll"``), until the completion rule (``completion.py``) says the
+reply is over. A page that shows neither text nor a busy signal ``start_timeout``
+after sending is checked for having taken the message at all (``confirm_taken``).
 """
 
 from __future__ import annotations
@@ -24,15 +22,16 @@ from typing import TYPE_CHECKING, Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from endpoint_desk.adapters.webchat.completion import Completion
 from endpoint_desk.adapters.webchat.errors import first_line, is_page_gone, session_expired
-from endpoint_desk.core.errors import BrowserError, DeskError, UpstreamError, UpstreamTimeout
+from endpoint_desk.core.errors import BrowserError, DeskError
 
 if TYPE_CHECKING:
     from endpoint_desk.adapters.webchat.driver import PageDriver
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SETTLE", "Reply", "confirm_taken", "page_error", "send_prompt", "stream_reply"]
+__all__ = ["Reply", "confirm_taken", "page_error", "send_prompt", "stream_reply"]
 
 
 @dataclass
@@ -48,10 +47,6 @@ class Reply:
     rewritten: bool = False
 
 
-SETTLE = 0.3
-"""Seconds a reply the caller already knows to be whole must stay unchanged."""
-
-
 async def stream_reply(
     driver: PageDriver,
     prompt: str,
@@ -59,7 +54,8 @@ async def stream_reply(
     *,
     enough: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[str]:
-    """Send ``prompt`` and yield the reply's text as it grows (deltas).
+    """Send ``prompt`` and yield the reply's text as it grows (deltas); the reply ends
+    by the completion rule (``completion.py``).
 
     ``enough(text)``: the caller can tell the reply is whole (discovery's canary holds
     its answer); once it is and the page is not busy, ``SETTLE`` seconds of quiet end
@@ -71,62 +67,36 @@ async def stream_reply(
         UpstreamError: the page stopped answering without a reply.
         UpstreamTimeout: the reply did not finish within the reply timeout.
     """
-    o = driver.options
     name = driver.name
     page = driver.page
     driver.drain()
     if driver.dead:
         raise BrowserError(f"{name}: the page died before sending", endpoint=name)
-    reply_timeout = driver.config.reply_timeout
     t0 = time.monotonic()
-    deadline = t0 + reply_timeout
     try:
         await send_prompt(driver, prompt)
     except PlaywrightError as exc:
         raise page_error(driver, exc, "sending the message") from exc
-    sent_at = time.monotonic()
-    taken = False
-    busy = busy_seen = False
+    done = Completion(
+        driver.options,
+        name,
+        time.monotonic(),
+        driver.config.reply_timeout,
+        started=t0,
+        enough=enough,
+    )
     page_text = emitted = ""
-    last_change: float | None = None
-    longest_pause = 0.0
-    quiet = o.quiet_ms / 1000
     try:
         while True:
-            now = time.monotonic()
-            if now >= deadline:
-                raise UpstreamTimeout(
-                    f"{name}: the reply did not finish within {reply_timeout:g} s",
-                    endpoint=name,
-                )
-            if last_change is None:
-                if busy_seen and not busy:
-                    raise UpstreamError(
-                        f"{name}: the page stopped answering without a reply",
-                        endpoint=name,
-                    )
-                limit = deadline if taken else min(deadline, sent_at + o.start_timeout)
-                wait = limit - now
-            elif busy:
-                wait = deadline - now
-            else:
-                if o.has_busy_signal and busy_seen:
-                    window = quiet
-                else:
-                    window = max(o.idle_quiet_ms / 1000, o.pause_factor * longest_pause)
-                if enough is not None and window > SETTLE and enough(page_text):
-                    window = SETTLE
-                left = window - (now - last_change)
-                if left <= 0 and driver.events.empty():
-                    break
-                # (events still queued: late text, or the page left for another
-                # document such as a login wall; read them before finishing)
-                wait = min(left, deadline - now)
+            wait = done.wait(time.monotonic(), page_text, not driver.events.empty())
+            if wait is None:
+                break
+            # (events still queued: late text, or the page left for another document
+            # such as a login wall; they are read before finishing)
             events = await _next_events(driver, max(0.001, wait))
-            waiting = not events and last_change is None and not taken and not busy_seen
-            if waiting and time.monotonic() >= sent_at + o.start_timeout:
+            if done.unconfirmed(time.monotonic(), bool(events)):
                 await confirm_taken(driver, prompt)
-                taken = True
+                done.confirmed()
             changed = False
             for ev in events:
                 if "d" in ev:
@@ -136,16 +106,9 @@ async def stream_reply(
                     page_text = str(ev["r"])
                     changed = True
                 if "b" in ev:
-                    busy = bool(ev["b"])
-                    if busy:
-                        busy_seen = taken = True
+                    done.busy_changed(bool(ev["b"]))
             if changed:
-                now = time.monotonic()
-                if last_change is not None:
-                    longest_pause = max(longest_pause, now - last_change)
-                if page_text:
-                    last_change = now
-                    taken = True
+                done.text_changed(time.monotonic(), page_text)
                 if page_text.startswith(emitted):
                     delta = page_text[len(emitted) :]
                     if delta:
