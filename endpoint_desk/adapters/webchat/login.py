@@ -101,32 +101,41 @@ async def fill_login(
 
 async def _submitted(driver: PageDriver, submit: Callable[[], Awaitable[None]]) -> None:
     """Submit the login form and wait until it went: a new document loaded (a form
-    post), or the password field is gone (a page that signs in without one).
+    post), or, when no new document was even asked for, the password field is gone (a
+    page that signs in in place, with a script).
 
     Raises:
         PlaywrightTimeout: neither happened within the driver's timeout.
     """
     page = driver.page
-    navigated = asyncio.Event()
+    asked = asyncio.Event()  # the main frame requested a new document
+    navigated = asyncio.Event()  # ... and it replaced the old one
+
+    def on_request(request: Any) -> None:
+        with contextlib.suppress(PlaywrightError):
+            if request.is_navigation_request() and request.frame == page.main_frame:
+                asked.set()
 
     def on_navigated(frame: Any) -> None:
         if frame == page.main_frame:
             navigated.set()
 
+    page.on("request", on_request)
     page.on("framenavigated", on_navigated)
     try:
         await submit()
         deadline = time.monotonic() + driver.config.timeout
         while not navigated.is_set():
-            try:
-                shown = await page.evaluate(
-                    "sel => !!(window.__deskChat && window.__deskChat.firstVisible(sel))",
-                    driver.options.login_password,
-                )
-            except PlaywrightError:  # the document is being replaced
-                shown = True
-            if not shown:
-                return
+            if not asked.is_set():
+                try:
+                    shown = await page.evaluate(
+                        "sel => !!(window.__deskChat && window.__deskChat.firstVisible(sel))",
+                        driver.options.login_password,
+                    )
+                except PlaywrightError:  # the document is being replaced
+                    shown = True
+                if not shown and not asked.is_set():
+                    return
             left = deadline - time.monotonic()
             if left <= 0:
                 raise PlaywrightTimeout(
@@ -137,6 +146,7 @@ async def _submitted(driver: PageDriver, submit: Callable[[], Awaitable[None]]) 
                 await asyncio.wait_for(navigated.wait(), min(0.1, left))
         await page.wait_for_load_state("domcontentloaded")
     finally:
+        page.remove_listener("request", on_request)
         page.remove_listener("framenavigated", on_navigated)
 
 
