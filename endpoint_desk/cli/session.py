@@ -23,7 +23,7 @@ def login(
     """Open a browser to sign in to a web chat once; the session is saved for the desk."""
 
     async def go() -> None:
-        from endpoint_desk.adapters.webchat.adapter import interactive_login
+        from endpoint_desk.adapters.webchat.login import interactive_login
 
         async with open_desk() as desk:
             view = desk.endpoint(name)

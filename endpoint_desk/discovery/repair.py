@@ -119,7 +119,7 @@ def make_repair_hook(
         if not rediscover:
             return None
         # 2. the page changed more than a selector: work it out again
-        from endpoint_desk.discovery.webchat import configure_web_chat
+        from endpoint_desk.discovery.webchat.configure import configure_web_chat
 
         url = str(options.get("url") or spec.base_url)
         try:

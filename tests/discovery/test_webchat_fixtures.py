@@ -7,9 +7,12 @@ goes through ``Desk.add`` (a live proof) and a follow-up request is answered.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 
 from endpoint_desk.adapters.webchat.browser import shared_browser
 from endpoint_desk.core.errors import LoginRequired
@@ -20,6 +23,19 @@ from endpoint_desk.sim.chatpages import ChatPagesServer
 from tests.discovery.conftest import record_timing
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 (a free port) while the block runs; its URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
 
 
 async def _follow_up(desk: Desk, name: str, a: int = 19, b: int = 23) -> str:
@@ -173,8 +189,6 @@ async def test_a_chat_inside_a_frame_is_configured_on_the_frames_page(
 ) -> None:
     """The page only embeds the chat in an iframe (another origin): discovery finds the
     input in the frame and configures the frame's own page."""
-    from aiohttp import web
-
     inner = pages.url_for("textarea")
     app = web.Application()
 
@@ -186,19 +200,12 @@ async def test_a_chat_inside_a_frame_is_configured_on_the_frames_page(
         return web.Response(text=html, content_type="text/html")
 
     app.router.add_get("/", outer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    async with served(app) as url:
         found = await configure_web_chat(url, name="framed")
         assert found.spec.base_url == inner
         assert any("lives in a frame" in e for e in found.evidence)
         view = await desk.add(found.spec)
         assert "The answer is 42." in await _follow_up(desk, view.name)
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_saved_session_gets_past_the_login_wall(pages: ChatPagesServer) -> None:
@@ -217,8 +224,6 @@ async def test_a_saved_session_gets_past_the_login_wall(pages: ChatPagesServer) 
 
 
 async def test_a_sign_in_link_instead_of_a_chat_is_a_login_wall() -> None:
-    from aiohttp import web
-
     app = web.Application()
 
     async def home(_: web.Request) -> web.Response:
@@ -227,15 +232,90 @@ async def test_a_sign_in_link_instead_of_a_chat_is_a_login_wall() -> None:
         return web.Response(text=html, content_type="text/html")
 
     app.router.add_get("/", home)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    async with served(app) as url:
         t0 = time.perf_counter()
         with pytest.raises(LoginRequired, match="sign-in control"):
             await configure_web_chat(url, name="acme", load_timeout=30)
         assert time.perf_counter() - t0 < 20  # not the whole load timeout
-    finally:
-        await runner.cleanup()
+
+
+SPA_LOGIN = """<!doctype html><html><head><meta charset="utf-8"><title>Acme</title></head>
+<body><main id="app"></main>
+<script>
+const app = document.getElementById('app');
+function chat() {
+  app.innerHTML = '<div id="log" role="log"></div>' +
+    '<textarea id="prompt" aria-label="Message"></textarea>' +
+    '<button id="send" type="button">Send</button>';
+  const prompt = document.getElementById('prompt');
+  document.getElementById('send').addEventListener('click', () => {
+    const said = prompt.value.trim();
+    if (!said) return;
+    prompt.value = '';
+    const u = document.createElement('div');
+    u.className = 'msg'; u.dataset.role = 'user'; u.textContent = said;
+    document.getElementById('log').appendChild(u);
+    const m = /What is (\\d+) \\+ (\\d+)/.exec(said);
+    const text = m ? 'The answer is ' + (Number(m[1]) + Number(m[2])) + '.' : said;
+    setTimeout(() => {
+      const a = document.createElement('div');
+      a.className = 'msg'; a.dataset.role = 'assistant'; a.textContent = text;
+      document.getElementById('log').appendChild(a);
+    }, 150);
+  });
+}
+function login() {
+  app.innerHTML = '<form id="f"><input name="username" autocomplete="username">' +
+    '<input name="password" type="password"><button type="submit">Sign in</button></form>';
+  document.getElementById('f').addEventListener('submit', async (e) => {
+    e.preventDefault();  // signs in without loading another page
+    const body = new FormData(e.target);
+    const r = await fetch('/login', {method: 'POST', body});
+    if (r.ok) chat();
+  });
+}
+(__SIGNED_IN__ ? chat : login)();
+</script></body></html>"""
+
+
+async def test_a_login_that_loads_no_new_page_is_passed_by_discovery_and_the_adapter(
+    desk: Desk,
+) -> None:
+    """The page signs in with a fetch and shows the chat in place: discovery and the
+    adapter (once the site forgot the session) both get past it with the stored
+    credentials, the same way."""
+    import secrets as pysecrets
+
+    tokens: set[str] = set()
+    app = web.Application()
+
+    async def home(request: web.Request) -> web.Response:
+        signed_in = request.cookies.get("spa") in tokens
+        html = SPA_LOGIN.replace("__SIGNED_IN__", "true" if signed_in else "false")
+        return web.Response(text=html, content_type="text/html")
+
+    async def login(request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("username") != "alice" or form.get("password") != "s3cret":
+            return web.Response(status=403)
+        token = pysecrets.token_hex(8)
+        tokens.add(token)
+        resp = web.Response(text="ok")
+        resp.set_cookie("spa", token)
+        return resp
+
+    app.router.add_get("/", home)
+    app.router.add_post("/login", login)
+    async with served(app) as url:
+        found = await configure_web_chat(
+            url,
+            name="spa",
+            username="env:FX_USER",
+            password="env:FX_PASS",
+            resolve_secret=desk.secrets.resolve,
+        )
+        assert any(s.name == "login" and s.ok for s in found.steps)
+        assert found.options["login_wall"]
+        tokens.clear()  # the site forgets the session: the adapter signs in by itself
+        view = await desk.add(found.spec)
+        assert "The answer is 42." in await _follow_up(desk, view.name)

@@ -119,7 +119,7 @@ async def test_page_closed_mid_reply(desk: Desk, pages: ChatPagesServer) -> None
     task = await start_reply(desk, name, pages)
     adapter = desk.portfolio.positions[name].adapter
     assert adapter is not None
-    busy = [s.page for s in adapter._slots if s.page is not None]  # type: ignore[attr-defined]
+    busy = [s.page for s in adapter.pool.slots if s.page is not None]  # type: ignore[attr-defined]
     t0 = time.monotonic()
     for page in busy:
         await page.close()

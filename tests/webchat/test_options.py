@@ -10,8 +10,9 @@ import pytest
 
 from endpoint_desk.adapters.base import adapter_class
 from endpoint_desk.adapters.webchat import browser, page_script
-from endpoint_desk.adapters.webchat.adapter import WebChatAdapter, flatten_messages
+from endpoint_desk.adapters.webchat.adapter import WebChatAdapter
 from endpoint_desk.adapters.webchat.options import WebChatOptions
+from endpoint_desk.adapters.webchat.prompt import flatten_messages
 from endpoint_desk.core.errors import ConfigError
 from endpoint_desk.core.models import BrowserConfig, EndpointKind, EndpointSpec
 

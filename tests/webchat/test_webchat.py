@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from endpoint_desk.adapters.webchat.adapter import WebChatAdapter, interactive_login
+from endpoint_desk.adapters.webchat.adapter import WebChatAdapter
 from endpoint_desk.adapters.webchat.browser import launch_count, session_file
+from endpoint_desk.adapters.webchat.login import interactive_login
 from endpoint_desk.core.errors import BrowserError, LoginRequired, Unreachable, UpstreamTimeout
 from endpoint_desk.core.models import ChatMessage, ChatRequest
 from endpoint_desk.sim.chatpages import ChatPagesServer
@@ -252,7 +253,7 @@ async def test_a_page_killed_mid_reply_is_a_browser_error_and_the_next_request_w
     stream = adapter.chat(ChatRequest.from_text("this one dies"))
     first = await stream.__anext__()
     assert first.delta
-    page = adapter._slots[0].page
+    page = adapter.pool.slots[0].page
     cdp = await page.context.new_cdp_session(page)
     crash = asyncio.ensure_future(cdp.send("Page.crash"))
     with pytest.raises(BrowserError, match=r"crashed|closed|died"):
@@ -272,7 +273,7 @@ async def test_a_request_queued_behind_a_crashing_page_is_served(
     queued = asyncio.ensure_future(collect(adapter, "What is 5 + 5?"))
     await asyncio.sleep(0.2)
     assert not queued.done()  # waiting for the only page
-    page = adapter._slots[0].page
+    page = adapter.pool.slots[0].page
     cdp = await page.context.new_cdp_session(page)
     crash = asyncio.ensure_future(cdp.send("Page.crash"))
     with pytest.raises(BrowserError):

@@ -1,8 +1,17 @@
 """The ``web_chat`` adapter: any chat page in a browser becomes an API position.
 
-- ``browser``: the one Chromium per event loop, contexts, saved sessions.
+- ``adapter``: ``WebChatAdapter``, the contract (open, aclose, chat, probe, list_models).
+- ``pool``: the endpoint's warm pages (slots, acquire/release, background refill).
+- ``driver``: ``PageDriver``, one page: load, wait until ready, new conversation, click.
+- ``exchange``: send a prompt and stream the reply out of the page.
+- ``completion``: when a reply is over (busy signal, quiet window, hard limit).
+- ``login``: signing in with stored credentials, the saved session, ``interactive_login``.
+- ``navigation``: the origins a page may go to, and the guard that refuses the rest.
+- ``errors``: Playwright's errors as the desk's own.
+- ``prompt``: the OpenAI message list as one prompt; the history for session affinity.
+- ``browser``: the one Chromium per event loop, contexts, saved session files.
 - ``options``: the selector configuration (``EndpointSpec.options``) and its checks.
-- ``adapter``: ``WebChatAdapter`` and ``interactive_login``.
+- ``repair``: the runtime self-repair hook (registered by discovery).
 - ``page.js``: the in-page script (``window.__deskChat``), loaded with
   ``importlib.resources`` via ``page_script()``.
 """

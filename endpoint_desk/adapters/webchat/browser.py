@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from endpoint_desk.adapters.webchat.errors import first_line
 from endpoint_desk.core.errors import BrowserError, ConfigError
 from endpoint_desk.core.models import BrowserConfig
 from endpoint_desk.core.paths import get_paths
@@ -140,7 +141,7 @@ async def shared_browser(
         except Exception as exc:
             where = executable or "Playwright's own Chromium"
             raise BrowserError(
-                f"cannot start Chromium ({where}): {_first_line(exc)}; set DESK_CHROMIUM or "
+                f"cannot start Chromium ({where}): {first_line(exc)}; set DESK_CHROMIUM or "
                 "browser.executable_path to a working Chromium"
             ) from exc
         shared.launches += 1
@@ -240,12 +241,31 @@ async def new_context(
     try:
         context = await browser.new_context(**kwargs)
     except Exception as exc:
-        raise BrowserError(f"cannot open a browser context: {_first_line(exc)}") from exc
+        raise BrowserError(f"cannot open a browser context: {first_line(exc)}") from exc
     context.set_default_timeout(config.timeout * 1000)
     context.set_default_navigation_timeout(config.timeout * 1000)
     return context
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+async def open_context(
+    config: BrowserConfig | None,
+    *,
+    storage_state: dict[str, Any] | None = None,
+    proxy_password: str | None = None,
+    headless: bool | None = None,
+) -> Any:
+    """A new context in the shared Chromium (``new_context``) with the in-page script
+    (``window.__deskChat``) in every page: how the adapter, ``desk login`` and
+    discovery all start.
+
+    Raises:
+        BrowserError: Chromium or the context could not be started.
+    """
+    from endpoint_desk.adapters.webchat import page_script
+
+    browser = await shared_browser(config, headless=headless)
+    context = await new_context(
+        browser, config, storage_state=storage_state, proxy_password=proxy_password
+    )
+    await context.add_init_script(script=page_script())
+    return context

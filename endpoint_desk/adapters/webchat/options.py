@@ -103,6 +103,13 @@ class WebChatOptions:
     allowed_origins: list[str] = field(default_factory=list)
 
     @classmethod
+    def unconfigured(cls, url: str) -> WebChatOptions:
+        """Options for a page whose chat selectors are not known yet (discovery, before
+        a canary proves some): the page's URL and the defaults (the login form's).
+        Good for loading the page and signing in, not for an exchange."""
+        return cls(input="", assistant="", url=url)
+
+    @classmethod
     def from_spec(cls, spec: EndpointSpec) -> WebChatOptions:
         """Validate ``spec.options``.
 

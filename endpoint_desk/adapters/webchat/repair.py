@@ -13,12 +13,19 @@ repair itself (store, pattern library, an alert).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from endpoint_desk.adapters.webchat.options import WebChatOptions
 from endpoint_desk.core.models import EndpointSpec
 
-__all__ = ["RepairHook", "repair_hook", "set_repair_hook"]
+if TYPE_CHECKING:
+    from endpoint_desk.adapters.webchat.driver import DriverConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RepairHook", "SpecRepair", "repair_hook", "set_repair_hook"]
 
 RepairHook = Callable[[EndpointSpec, str, Any], Awaitable[dict[str, Any] | None]]
 """``hook(spec, failed_option, page) -> repaired options or None``."""
@@ -38,3 +45,44 @@ def set_repair_hook(hook: RepairHook | None) -> RepairHook | None:
 def repair_hook() -> RepairHook | None:
     """The registered hook, if any."""
     return _HOOK[0] if _HOOK else None
+
+
+class SpecRepair:
+    """The registered hook, bound to one endpoint: a ``RepairFn`` for its pages'
+    ``DriverConfig`` that keeps the endpoint's spec and options current.
+
+    Attributes:
+        spec: the endpoint's spec, with the repaired options once a repair worked.
+    """
+
+    def __init__(
+        self,
+        spec: EndpointSpec,
+        config: DriverConfig,
+        on_repaired: Callable[[EndpointSpec], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.config = config
+        self.on_repaired = on_repaired
+
+    async def __call__(self, key: str, page: Any) -> WebChatOptions | None:
+        """Runtime self-repair: the registered hook (discovery) re-finds option ``key``
+        on the live page; the repaired options are used from now on."""
+        hook = repair_hook()
+        if hook is None:
+            return None
+        name = self.spec.name
+        try:
+            options = await hook(self.spec, key, page)
+            if not options:
+                return None
+            fixed = WebChatOptions.from_dict(options, default_url=self.spec.base_url, endpoint=name)
+        except Exception as exc:  # a failed repair leaves the original error to report
+            log.warning("%s: repairing %s failed: %s", name, key, exc)
+            return None
+        log.warning("%s: %s selector repaired: %r", name, key, getattr(fixed, key, None))
+        self.spec = self.spec.model_copy(update={"options": options})
+        self.config.options = fixed
+        if self.on_repaired is not None:
+            self.on_repaired(self.spec)
+        return fixed

@@ -1,0 +1,80 @@
+"""Unit tests of the web chat completion rule (``adapters/webchat/completion.py``), on
+a made-up clock: how long the exchange waits for more of a reply, and when it ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from endpoint_desk.adapters.webchat.completion import SETTLE, Completion
+from endpoint_desk.adapters.webchat.options import WebChatOptions
+from endpoint_desk.core.errors import UpstreamError, UpstreamTimeout
+
+SENT = 100.0  # the made-up monotonic time the prompt was sent
+
+
+def rule(enough: Any = None, **options: Any) -> Completion:
+    o = WebChatOptions.from_dict(
+        {"input": "#i", "assistant": ".a", "start_timeout": 5, **options}, default_url="http://x/"
+    )
+    return Completion(o, "w", SENT, 30.0, started=SENT - 0.5, enough=enough)
+
+
+def test_before_any_text_it_waits_for_the_start_then_for_the_hard_limit() -> None:
+    done = rule()
+    assert done.wait(SENT + 1, "", False) == pytest.approx(4.0)  # start_timeout left
+    assert not done.unconfirmed(SENT + 4.9, got_events=False)
+    assert done.unconfirmed(SENT + 5.0, got_events=False)
+    done.confirmed()
+    assert not done.unconfirmed(SENT + 6, got_events=False)
+    assert done.wait(SENT + 6, "", False) == pytest.approx(23.5)  # to the hard limit
+
+
+def test_the_hard_limit_counts_from_before_sending() -> None:
+    done = rule()
+    done.busy_changed(True)
+    assert done.wait(SENT + 29, "", False) == pytest.approx(0.5)
+    with pytest.raises(UpstreamTimeout, match="within 30 s"):
+        done.wait(SENT + 29.5, "", False)
+
+
+def test_a_busy_signal_that_ends_without_text_is_a_page_that_stopped() -> None:
+    done = rule(busy="#stop")
+    done.busy_changed(True)
+    assert done.taken
+    done.busy_changed(False)
+    with pytest.raises(UpstreamError, match="stopped answering"):
+        done.wait(SENT + 2, "", False)
+
+
+def test_with_a_busy_signal_the_reply_ends_quiet_ms_after_it_went() -> None:
+    done = rule(busy="#stop", quiet_ms=60)
+    done.busy_changed(True)
+    done.text_changed(SENT + 1, "Hello")
+    assert done.wait(SENT + 5, "Hello", False) == pytest.approx(24.5)  # busy: hard limit
+    done.busy_changed(False)
+    assert done.wait(SENT + 1.03, "Hello", False) == pytest.approx(0.03)
+    assert done.wait(SENT + 1.06, "Hello", False) is None
+    # events still queued: read them before finishing
+    assert done.wait(SENT + 1.06, "Hello", True) is not None
+
+
+def test_without_a_busy_signal_the_window_outlasts_the_longest_pause() -> None:
+    done = rule(idle_quiet_ms=1500, pause_factor=2.0)
+    done.text_changed(SENT + 1, "One.")
+    assert done.window("One.") == pytest.approx(1.5)
+    done.text_changed(SENT + 2, "One. Two.")  # a 1 s pause: the window grows to 2 s
+    assert done.longest_pause == pytest.approx(1.0)
+    assert done.window("One. Two.") == pytest.approx(2.0)
+    assert done.wait(SENT + 3.9, "One. Two.", False) == pytest.approx(0.1)
+    assert done.wait(SENT + 4.0, "One. Two.", False) is None
+
+
+def test_a_reply_the_caller_knows_is_whole_only_settles() -> None:
+    done = rule(enough=lambda text: "42" in text, idle_quiet_ms=1500)
+    done.text_changed(SENT + 1, "The answer")
+    assert done.window("The answer") == pytest.approx(1.5)
+    done.text_changed(SENT + 1.2, "The answer is 42.")
+    assert done.window("The answer is 42.") == pytest.approx(SETTLE)
+    assert done.wait(SENT + 1.2 + SETTLE + 0.01, "The answer is 42.", False) is None
