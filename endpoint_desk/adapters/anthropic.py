@@ -34,6 +34,7 @@ import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
 from endpoint_desk.adapters.http import Response, iter_sse, loads
+from endpoint_desk.adapters.images import inline_images
 from endpoint_desk.adapters.restkit import (
     ErrorHook,
     default_error_hook,
@@ -129,6 +130,7 @@ class AnthropicAdapter(Adapter):
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
+        request = await inline_images(request, route=self.route, endpoint=name)
         body = messages_body(
             request,
             stream=request.stream,

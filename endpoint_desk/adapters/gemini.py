@@ -36,6 +36,7 @@ import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
 from endpoint_desk.adapters.http import Response, error_for_status, iter_sse, loads
+from endpoint_desk.adapters.images import inline_images
 from endpoint_desk.adapters.restkit import ErrorHook, open_response, read_json, strip_suffix
 from endpoint_desk.core.errors import AuthFailed, ConfigError, DeskError, ProtocolError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind
@@ -131,6 +132,7 @@ class GeminiAdapter(Adapter):
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
+        request = await inline_images(request, route=self.route, endpoint=name)
         model = request.model.removeprefix("models/")
         if not model:
             raise ConfigError(f"{name}: no model given and the endpoint has no default model")

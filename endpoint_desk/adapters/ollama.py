@@ -29,6 +29,7 @@ import orjson
 
 from endpoint_desk.adapters.base import Adapter, Capabilities
 from endpoint_desk.adapters.http import Response, iter_ndjson, loads
+from endpoint_desk.adapters.images import inline_images
 from endpoint_desk.adapters.restkit import (
     ErrorHook,
     default_error_hook,
@@ -91,6 +92,7 @@ class OllamaAdapter(Adapter):
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
+        request = await inline_images(request, route=self.route, endpoint=name)
         if not request.model:
             raise ConfigError(f"{name}: no model given and the endpoint has no default model")
         body = chat_body(

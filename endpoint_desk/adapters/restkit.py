@@ -4,15 +4,12 @@
   transport interface) whose non-2xx answers and failures come out as ``DeskError``
   subclasses.
 - :func:`read_json`: the same for a whole JSON answer.
-- :func:`split_system`, :func:`image_parts`: message helpers.
 - :func:`join_url`: a base URL plus a relative (or absolute) path.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +22,6 @@ from endpoint_desk.adapters.http import (
 )
 from endpoint_desk.adapters.transport import Route, request
 from endpoint_desk.core.errors import DeskError
-from endpoint_desk.core.models import ChatMessage
 
 ErrorHook = Callable[[int, bytes, Mapping[str, str]], DeskError]
 """Turns an upstream's non-2xx ``(status, body, headers)`` into a desk error."""
@@ -109,43 +105,6 @@ async def read_json(
     ) as resp:
         raw = await resp.read()
     return loads(raw, endpoint=endpoint)
-
-
-def split_system(messages: list[ChatMessage]) -> tuple[str | None, list[ChatMessage]]:
-    """Lift ``system``/``developer`` messages out: ``(system text or None, the rest)``."""
-    system = [m.text for m in messages if m.role in ("system", "developer") and m.text]
-    rest = [m for m in messages if m.role not in ("system", "developer")]
-    return ("\n\n".join(system) if system else None), rest
-
-
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<data>.+)$", re.S)
-
-
-def data_url(url: str) -> tuple[str, str] | None:
-    """``data:image/png;base64,AAA`` -> ``("image/png", "AAA")``; other URLs -> None."""
-    match = _DATA_URL.match(url.strip())
-    if match is None:
-        return None
-    data = match.group("data")
-    try:
-        base64.b64decode(data, validate=True)
-    except ValueError:
-        return None
-    return match.group("mime"), data
-
-
-def image_parts(message: ChatMessage) -> list[str]:
-    """The image URLs of an OpenAI-style multi-part message, in order."""
-    if isinstance(message.content, str):
-        return []
-    urls: list[str] = []
-    for part in message.content:
-        if part.get("type") == "image_url":
-            ref = part.get("image_url")
-            url = ref.get("url") if isinstance(ref, dict) else ref
-            if isinstance(url, str):
-                urls.append(url)
-    return urls
 
 
 def join_url(base_url: str, path: str) -> str:

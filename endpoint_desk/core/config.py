@@ -132,6 +132,15 @@ class HttpSettings(_Section):
         description="PEM bundle of the CAs to trust for every upstream, instead of the "
         "system's (SSL_CERT_FILE is honoured too); an endpoint's own ca_file wins.",
     )
+    image_max_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1,
+        description="Largest image fetched from an http(s) image_url for an upstream that "
+        "needs the bytes (Anthropic, Gemini, Ollama, web chats); larger is a 400.",
+    )
+    image_timeout: float = Field(
+        10.0, gt=0, description="Seconds to fetch one such image; slower is a 400."
+    )
 
 
 class LogSettings(_Section):

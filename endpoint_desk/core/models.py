@@ -391,6 +391,9 @@ class ChatRequest:
     tool_choice: Any = None
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+    inlined: dict[str, str] = field(default_factory=dict)
+    """``data:`` URLs of the http(s) images already fetched for this request (the first
+    attempt fetches, a failover reuses them; ``adapters/images.py``)."""
 
     def needs(self) -> frozenset[str]:
         """The capabilities (``core.tools.CAPABILITIES``) an endpoint must have to serve

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from endpoint_desk.adapters.base import close_shared_resources
+from endpoint_desk.adapters.transport.route import configure as configure_http
 from endpoint_desk.core.config import Settings, load_settings
 from endpoint_desk.core.errors import DeskError
 from endpoint_desk.core.models import (
@@ -107,6 +108,7 @@ class Desk:
         if self._opened:
             return self
         setup_logging(self.settings, self.paths, self.secrets)
+        configure_http(self.settings.http)
         self.paths.ensure()
         store = self._store = await Store.open(self.settings.store, self.paths)
         recorder = self.ledger.recorder = Recorder(
