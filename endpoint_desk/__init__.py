@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from endpoint_desk.core.embeddings import EmbeddingRequest, EmbeddingResult
     from endpoint_desk.core.models import ChatRequest, ChatResult, EndpointSpec
     from endpoint_desk.engine.api import add_endpoint, add_endpoint_async
     from endpoint_desk.engine.desk import Desk
@@ -19,6 +20,8 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "Desk",
+    "EmbeddingRequest",
+    "EmbeddingResult",
     "EndpointSpec",
     "__version__",
     "add_endpoint",
@@ -35,6 +38,10 @@ def __getattr__(name: str) -> Any:
         from endpoint_desk.engine import api
 
         return getattr(api, name)
+    if name in ("EmbeddingRequest", "EmbeddingResult"):
+        from endpoint_desk.core import embeddings
+
+        return getattr(embeddings, name)
     if name in ("ChatRequest", "ChatResult", "EndpointSpec"):
         from endpoint_desk.core import models
 

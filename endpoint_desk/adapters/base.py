@@ -13,13 +13,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
-from endpoint_desk.core.errors import ConfigError
+from endpoint_desk.core.embeddings import EmbeddingRequest, EmbeddingResult
+from endpoint_desk.core.errors import ConfigError, ProtocolError
 from endpoint_desk.core.models import (
     ChatChunk,
     ChatRequest,
     EndpointKind,
     EndpointSpec,
     ProbeResult,
+    Usage,
 )
 from endpoint_desk.core.tools import CAPABILITIES
 
@@ -72,7 +74,7 @@ class Adapter(abc.ABC):
         resolve_secret: resolves secret references when a request is made.
 
     Lifecycle: ``await open()`` once, then any number of concurrent ``chat`` /
-    ``list_models`` / ``probe`` calls, then ``await aclose()``.
+    ``embed`` / ``list_models`` / ``probe`` calls, then ``await aclose()``.
     """
 
     kind: ClassVar[EndpointKind]
@@ -116,6 +118,48 @@ class Adapter(abc.ABC):
                 ``AuthFailed``, ``RateLimited``, ``ModelNotFound``, ``UpstreamError``,
                 ``ProtocolError``, ``UpstreamTimeout``...).
         """
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        """Embed ``request.inputs`` with ``request.model`` (already the upstream name).
+
+        Adapters whose ``capabilities.embeddings`` is on override this; the result has
+        one vector per input, in order, and ``Usage(estimated=True)`` when the upstream
+        reported no token count (the engine estimates it).
+
+        Raises:
+            ConfigError: this kind of endpoint cannot embed (the default), so the
+                router's next candidate may take the request.
+            DeskError: as :meth:`chat`.
+        """
+        raise ConfigError(
+            f"{self.spec.name}: a {self.kind.value} endpoint cannot serve embeddings "
+            "(remove 'embeddings' from its capabilities setting)",
+            endpoint=self.spec.name,
+        )
+
+    def embedded(
+        self,
+        request: EmbeddingRequest,
+        vectors: list[list[float]],
+        usage: Usage | None,
+        model: str | None = None,
+    ) -> EmbeddingResult:
+        """The result of an embedding call, once its vectors are read.
+
+        Raises:
+            ProtocolError: the upstream sent a different number of vectors than texts.
+        """
+        if len(vectors) != len(request.inputs):
+            name = self.spec.name
+            raise ProtocolError(
+                f"{name} sent {len(vectors)} embeddings for {len(request.inputs)} texts",
+                endpoint=name,
+            )
+        return EmbeddingResult(
+            vectors=vectors,
+            model=model or request.model,
+            usage=usage if usage is not None else Usage(estimated=True),
+        )
 
     async def list_models(self) -> list[str]:
         """Model names the upstream serves. Default: the configured list."""

@@ -2,7 +2,8 @@
 
 ``base_url`` is the host; a trailing ``/v1beta`` (or ``/v1``) is accepted. Requests go
 to ``models/{model}:generateContent`` and, streamed, to
-``models/{model}:streamGenerateContent?alt=sse``. The key (``spec.api_key``) goes in
+``models/{model}:streamGenerateContent?alt=sse``; embeddings to
+``models/{model}:batchEmbedContents``. The key (``spec.api_key``) goes in
 the ``x-goog-api-key`` header. Roles are mapped (``assistant`` -> ``model``, system and
 developer messages -> ``systemInstruction``), parameters go in ``generationConfig``
 (``temperature``, ``topP``, ``maxOutputTokens``, ``stopSequences``), and
@@ -38,10 +39,15 @@ from endpoint_desk.adapters.base import Adapter, Capabilities
 from endpoint_desk.adapters.http import Response, error_for_status, iter_sse, loads
 from endpoint_desk.adapters.images import inline_images
 from endpoint_desk.adapters.restkit import ErrorHook, open_response, read_json, strip_suffix
+from endpoint_desk.core.embeddings import EmbeddingRequest, EmbeddingResult
 from endpoint_desk.core.errors import AuthFailed, ConfigError, DeskError, ProtocolError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind
+from endpoint_desk.wire.gemini.embeddings import batch_body, parse_batch
 from endpoint_desk.wire.gemini.request import generate_body
 from endpoint_desk.wire.gemini.response import StreamDecoder, parse_response
+
+EMBED_BATCH = 100
+"""Texts per ``batchEmbedContents`` call (Google's limit)."""
 
 
 class GeminiAdapter(Adapter):
@@ -49,7 +55,12 @@ class GeminiAdapter(Adapter):
 
     kind: ClassVar[EndpointKind] = EndpointKind.GEMINI
     capabilities: ClassVar[Capabilities] = Capabilities(
-        streaming=True, list_models=True, vision=True, tools=True, json_schema=True
+        streaming=True,
+        list_models=True,
+        vision=True,
+        tools=True,
+        json_schema=True,
+        embeddings=True,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -81,6 +92,10 @@ class GeminiAdapter(Adapter):
             headers.update(self.resolved_headers())
         return headers, params
 
+    def _model_url(self, model: str, method: str) -> str:
+        """``{root}/models/{model}:{method}``."""
+        return f"{self._root}/models/{quote(model, safe='@=,.-_:')}:{method}"
+
     def _on_error(self, model: str | None, what: str = "request") -> ErrorHook:
         name = self.spec.name
 
@@ -96,11 +111,13 @@ class GeminiAdapter(Adapter):
         return hook
 
     async def list_models(self) -> list[str]:
-        """Models of ``GET /models`` that can ``generateContent`` (all pages)."""
+        """Models of ``GET /models`` that can ``generateContent`` (all pages), then those
+        that can only ``embedContent`` (so the default model stays a chat model)."""
         name = self.spec.name
         headers, params = self._headers()
         params = {**params, "pageSize": "1000"}
         models: list[str] = []
+        embedders: list[str] = []
         for _ in range(20):
             data = await read_json(
                 "GET",
@@ -121,14 +138,40 @@ class GeminiAdapter(Adapter):
                 if not isinstance(m, dict) or "name" not in m:
                     continue
                 methods = m.get("supportedGenerationMethods")
-                if isinstance(methods, list) and "generateContent" not in methods:
-                    continue
-                models.append(str(m["name"]).removeprefix("models/"))
+                model = str(m["name"]).removeprefix("models/")
+                if not isinstance(methods, list) or "generateContent" in methods:
+                    models.append(model)
+                elif "embedContent" in methods:
+                    embedders.append(model)
             token = data.get("nextPageToken")
             if not token:
                 break
             params = {**params, "pageToken": str(token)}
-        return models
+        return models + embedders
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        """``models/{model}:batchEmbedContents``, at most ``EMBED_BATCH`` texts a call.
+        Gemini reports no token count: the usage is estimated."""
+        name = self.spec.name
+        model = request.model.removeprefix("models/")
+        headers, params = self._headers()
+        url = self._model_url(model, "batchEmbedContents")
+        vectors: list[list[float]] = []
+        for start in range(0, len(request.inputs), EMBED_BATCH):
+            texts = request.inputs[start : start + EMBED_BATCH]
+            data = await read_json(
+                "POST",
+                url,
+                endpoint=name,
+                route=self.route,
+                headers=headers,
+                timeout=self.spec.limits.timeout_seconds,
+                on_error=self._on_error(model),
+                body=orjson.dumps(batch_body(texts, model, request.dimensions)),
+                params=params,
+            )
+            vectors.extend(parse_batch(data, name))
+        return self.embedded(request, vectors, None, model)
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         name = self.spec.name
@@ -141,7 +184,7 @@ class GeminiAdapter(Adapter):
         method = "streamGenerateContent" if request.stream else "generateContent"
         if request.stream:
             params = {**params, "alt": "sse"}
-        url = f"{self._root}/models/{quote(model, safe='@=,.-_:')}:{method}"
+        url = self._model_url(model, method)
         async with open_response(
             "POST",
             url,

@@ -1,4 +1,4 @@
-"""Ollama's native API: ``POST /api/chat`` and ``GET /api/tags``.
+"""Ollama's native API: ``POST /api/chat``, ``POST /api/embed`` and ``GET /api/tags``.
 
 ``base_url`` is the server (``http://localhost:11434``); a trailing ``/api`` or ``/v1``
 is accepted (the native API lives at the root). Streamed replies are newline-delimited
@@ -37,8 +37,10 @@ from endpoint_desk.adapters.restkit import (
     read_json,
     strip_suffix,
 )
+from endpoint_desk.core.embeddings import EmbeddingRequest, EmbeddingResult
 from endpoint_desk.core.errors import ConfigError, ProtocolError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind
+from endpoint_desk.wire.ollama.embeddings import embed_body, parse_embed
 from endpoint_desk.wire.ollama.request import chat_body
 from endpoint_desk.wire.ollama.response import LineDecoder, final_chunk
 
@@ -48,7 +50,12 @@ class OllamaAdapter(Adapter):
 
     kind: ClassVar[EndpointKind] = EndpointKind.OLLAMA
     capabilities: ClassVar[Capabilities] = Capabilities(
-        streaming=True, list_models=True, vision=True, tools=True, json_schema=True
+        streaming=True,
+        list_models=True,
+        vision=True,
+        tools=True,
+        json_schema=True,
+        embeddings=True,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -89,6 +96,23 @@ class OllamaAdapter(Adapter):
             for m in items
             if isinstance(m, dict) and (m.get("name") or m.get("model"))
         ]
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        """``POST /api/embed`` (every text in one call); ``prompt_eval_count`` is the
+        input tokens."""
+        name = self.spec.name
+        data = await read_json(
+            "POST",
+            self._root + "/api/embed",
+            endpoint=name,
+            route=self.route,
+            headers=self._headers(),
+            timeout=self.spec.limits.timeout_seconds,
+            on_error=self._on_error(request.model),
+            body=orjson.dumps(embed_body(request)),
+        )
+        vectors, usage = parse_embed(data, name)
+        return self.embedded(request, vectors, usage)
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         name = self.spec.name

@@ -23,8 +23,10 @@ from endpoint_desk.adapters.http import (
 from endpoint_desk.adapters.restkit import default_error_hook, read_json
 from endpoint_desk.adapters.transport import Response
 from endpoint_desk.adapters.transport import request as http_request
+from endpoint_desk.core.embeddings import EmbeddingRequest, EmbeddingResult
 from endpoint_desk.core.errors import DeskError, ProtocolError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, EndpointKind
+from endpoint_desk.wire.openai.embeddings import embeddings_body, parse_embeddings
 from endpoint_desk.wire.openai.request import chat_body
 from endpoint_desk.wire.openai.response import (
     RawEvents,
@@ -62,6 +64,7 @@ class OpenAIAdapter(Adapter):
         self._root = api_root(self.spec.base_url)
         self._chat_url = self._root + "/chat/completions"
         self._models_url = self._root + "/models"
+        self._embeddings_url = self._root + "/embeddings"
 
     def _headers(self) -> dict[str, str]:
         return self.bearer_json_headers()
@@ -81,6 +84,22 @@ class OpenAIAdapter(Adapter):
         if not isinstance(items, list):
             raise ProtocolError(f"{name}: /models did not return a 'data' list", endpoint=name)
         return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        """``POST {root}/embeddings``; vectors are asked for as floats."""
+        name = self.spec.name
+        data = await read_json(
+            "POST",
+            self._embeddings_url,
+            endpoint=name,
+            route=self.route,
+            headers=self._headers(),
+            timeout=self.spec.limits.timeout_seconds,
+            on_error=default_error_hook(name, request.model),
+            body=orjson.dumps(embeddings_body(request)),
+        )
+        vectors, usage, model = parse_embeddings(data, name)
+        return self.embedded(request, vectors, usage, model)
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         name = self.spec.name

@@ -12,6 +12,9 @@ from endpoint_desk.core.models import Attempt, Usage
 MAX_INPUTS = 2048
 """Texts in one request, as OpenAI allows."""
 
+NEEDS = frozenset({"embeddings"})
+"""The capabilities an embedding request needs (the router's ``needs``)."""
+
 
 @dataclass(slots=True)
 class EmbeddingRequest:
@@ -62,13 +65,24 @@ class EmbeddingRequest:
             )
         return cls(inputs=inputs, model=model, dimensions=dims, encoding_format=fmt)
 
+    def needs(self) -> frozenset[str]:
+        """The capabilities an endpoint must have to serve this request."""
+        return NEEDS
+
 
 @dataclass(slots=True)
 class EmbeddingResult:
-    """Vectors in input order, with usage and which endpoint served them."""
+    """Vectors in input order, with usage and which endpoint served them.
+
+    An adapter fills ``vectors``, ``model`` and ``usage`` (``Usage(estimated=True)``
+    when the upstream reported no token count: the engine then estimates it); the
+    engine fills the rest.
+    """
 
     vectors: list[list[float]]
     model: str
+    id: str = ""
+    """The request log's id of the attempt that served it."""
     endpoint: str = ""
     provider: str = ""
     usage: Usage = field(default_factory=Usage)

@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from endpoint_desk.adapters.base import Adapter
 from endpoint_desk.core.errors import DeskError, UpstreamError, UpstreamTimeout
 from endpoint_desk.core.models import ChatChunk, ChatRequest, ChatResult, Usage
 from endpoint_desk.core.tools import ToolCallAssembler
@@ -75,6 +76,14 @@ class AttemptRunner:
             await self.portfolio.close_adapter(pos)
             raise
 
+    async def open(self, pos: Position) -> Adapter:
+        """``pos``'s adapter, opened now (a failure to open counts for its breaker)."""
+        try:
+            return await self.portfolio.open_adapter(pos)
+        except DeskError as exc:
+            self.verdicts.judge(pos, exc)
+            raise
+
     async def run(
         self,
         pos: Position,
@@ -89,13 +98,9 @@ class AttemptRunner:
         ``outcome`` (the request path's) learns the serving endpoint at the first
         content chunk and the standardized result when the reply ended."""
         t0 = t0 if t0 is not None else time.perf_counter()
-        adapter = pos.adapter if pos.opened and pos.adapter is not None else None
-        if adapter is None:
-            try:
-                adapter = await self.portfolio.open_adapter(pos)
-            except DeskError as exc:
-                self.verdicts.judge(pos, exc)
-                raise
+        adapter = pos.adapter
+        if adapter is None or not pos.opened:
+            adapter = await self.open(pos)
         req = request if request.model == upstream_model else replace(request, model=upstream_model)
         timeout = pos.spec.limits.timeout_seconds
         ttft: float | None = None
@@ -171,7 +176,16 @@ class AttemptRunner:
                 usage = usage if content or tool_calls else Usage()
             cost_of(usage, upstream_model, pos.spec.prices)
             self.ledger.record_request(
-                pos, rid, request, upstream_model, ok, error, latency, ttft, usage, attempt_no
+                pos,
+                rid,
+                request.stream,
+                upstream_model,
+                ok,
+                error,
+                latency,
+                ttft,
+                usage,
+                attempt_no,
             )
             if ok and outcome is not None:
                 outcome.endpoint = pos.name

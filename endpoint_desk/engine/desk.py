@@ -10,7 +10,7 @@ its own module:
 - ``portfolio.py``: the positions: add, update, remove, start, stop, states;
   ``sync.py``: picking up other desk processes' changes;
 - ``request_path.py``: route, admit, fail over, cache; ``attempt.py``: one try at one
-  position (the per-chunk timeout);
+  position (the per-chunk timeout); ``embeddings.py``: the same for embeddings;
 - ``verdicts.py``: breaker verdicts and budget alerts; ``alerts.py``: the alert log;
 - ``ledger.py``: counting outcomes into metrics, the request log and events;
 - ``loops.py``: the background loops; ``health.py``: the health loop.
@@ -26,6 +26,7 @@ from typing import Any
 from endpoint_desk.adapters.base import close_shared_resources
 from endpoint_desk.adapters.transport.route import configure as configure_http
 from endpoint_desk.core.config import Settings, load_settings
+from endpoint_desk.core.embeddings import EmbeddingRequest, EmbeddingResult
 from endpoint_desk.core.errors import DeskError
 from endpoint_desk.core.models import (
     ChatRequest,
@@ -37,6 +38,7 @@ from endpoint_desk.core.models import (
 from endpoint_desk.core.paths import Paths, get_paths
 from endpoint_desk.engine.alerts import AlertLog
 from endpoint_desk.engine.attempt import AttemptRunner
+from endpoint_desk.engine.embeddings import EmbeddingPath
 from endpoint_desk.engine.events import Event, EventBus
 from endpoint_desk.engine.ledger import Ledger
 from endpoint_desk.engine.logs import setup_logging
@@ -83,6 +85,7 @@ class Desk:
         self.requests = RequestPath(
             self.settings, self.portfolio, self.attempts, self.verdicts, self.ledger
         )
+        self.embeddings = EmbeddingPath(self.requests)
         self.alerts = AlertLog(self.bus)
         self.loops = BackgroundLoops()
         # the parts front ends and tests read by their own names
@@ -239,6 +242,20 @@ class Desk:
     async def chat(self, request: ChatRequest, *, endpoint: str | None = None) -> ChatResult:
         """Serve ``request`` and return the standardized result."""
         return await self.stream(request, endpoint=endpoint).collect()
+
+    async def embed(
+        self, request: EmbeddingRequest, *, endpoint: str | None = None
+    ) -> EmbeddingResult:
+        """Embed ``request.inputs``: routed by model to an endpoint that can embed, with
+        the same guards, failover, metrics, cost and request log as chat.
+
+        Args:
+            endpoint: serve only at this endpoint (whatever the router would choose).
+        Raises:
+            BadRequest: no model named, or no endpoint serving it can embed.
+            DeskError: as :meth:`chat`.
+        """
+        return await self.embeddings.embed(request, endpoint)
 
     async def test(self, name: str, message: str, model: str | None = None) -> ChatResult:
         """Send one message to one endpoint, whatever its state (a person asked)."""

@@ -46,6 +46,8 @@ class RequestDone(Event):
     error: str | None = None
     cost: float = 0.0
     cached: bool = False
+    kind: str = "chat"
+    """What was asked: ``chat`` or ``embeddings``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ class Ledger:
         self,
         pos: Position,
         rid: str,
-        request: ChatRequest,
+        stream: bool,
         model: str,
         ok: bool,
         error: DeskError | None,
@@ -48,8 +48,10 @@ class Ledger:
         ttft: float | None,
         usage: Usage,
         attempt_no: int = 1,
+        kind: str = "chat",
     ) -> None:
-        """Count one attempt at ``pos`` (served or failed)."""
+        """Count one attempt at ``pos`` (served or failed) of a ``kind`` request
+        (``chat`` or ``embeddings``)."""
         pos.metrics.record(ok, latency, ttft, usage.input_tokens, usage.output_tokens, usage.cost)
         self.totals.record(ok, latency, ttft, usage.input_tokens, usage.output_tokens, usage.cost)
         if self.recorder is not None:
@@ -69,8 +71,9 @@ class Ledger:
                     cost=usage.cost,
                     estimated=usage.estimated,
                     cached=False,
-                    stream=request.stream,
+                    stream=stream,
                     attempts=attempt_no,
+                    kind=kind,
                 )
             )
         self.bus.publish(
@@ -84,6 +87,7 @@ class Ledger:
                 error_kind=error.kind if error else None,
                 error=error.one_line() if error else None,
                 cost=usage.cost,
+                kind=kind,
             )
         )
 

@@ -2,8 +2,9 @@
 
 Nothing is observed on the request path: counters (requests, errors, tokens, cost,
 in-flight, states) are read from the engine's own plain counters when Prometheus
-scrapes, and the latency / time-to-first-token histograms are filled by a task that
-follows the engine's ``RequestDone`` events, off the path.
+scrapes, and the latency / time-to-first-token histograms and the requests by kind
+(chat or embeddings) are filled by a task that follows the engine's ``RequestDone``
+events, off the path.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class DeskCollector(Collector):
         self.latency: dict[tuple[str, str], _Histogram] = {}
         self.ttft: dict[str, _Histogram] = {}
         self.http: dict[str, int] = {}
+        self.kinds: dict[tuple[str, str], int] = {}
 
     # ---- fed off the request path ---------------------------------------------
 
@@ -84,6 +86,8 @@ class DeskCollector(Collector):
         if hist is None:
             hist = self.latency[key] = _Histogram()
         hist.observe(event.latency_ms / 1000.0)
+        kind = (event.endpoint, event.kind)
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
         if event.ok and event.ttft_ms is not None:
             th = self.ttft.get(event.endpoint)
             if th is None:
@@ -167,6 +171,14 @@ class DeskCollector(Collector):
         for code, n in sorted(self.http.items()):
             http.add_metric([code], n)
         yield http
+        kinds = CounterMetricFamily(
+            "desk_requests_by_kind",
+            "Requests by endpoint and what they asked (chat or embeddings), every attempt.",
+            labels=["endpoint", "kind"],
+        )
+        for (endpoint, kind), n in sorted(self.kinds.items()):
+            kinds.add_metric([endpoint, kind], n)
+        yield kinds
 
     def _positions(self) -> Iterator[tuple[str, MetricsSnapshot, EndpointState]]:
         for view in self.desk.endpoints():

@@ -1,6 +1,7 @@
 """The gateway's JSON answers: plain JSON, errors in OpenAI's shape, the HTTP answer of
 a desk error (with ``Retry-After``), and aiohttp's own errors translated. Every route
-of every front door answers through these."""
+of every front door answers through these, and reads its JSON body with
+:func:`read_json_body`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ from endpoint_desk.engine.desk import Desk
 from endpoint_desk.wire.openai import encode as wire
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+async def read_json_body(request: web.Request) -> tuple[Any, web.Response | None]:
+    """The request's body parsed as JSON, or the 400 to answer instead (empty body,
+    invalid JSON): ``(body, None)`` or ``(None, error response)``."""
+    raw = await request.read()
+    if not raw:
+        return None, error_response(400, "the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(raw), None
+    except orjson.JSONDecodeError as exc:
+        return None, error_response(
+            400, f"the request body is not valid JSON ({exc})", code="invalid_json"
+        )
 
 
 def json_response(

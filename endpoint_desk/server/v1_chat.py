@@ -13,14 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import orjson
 from aiohttp import web
 
 from endpoint_desk.core.errors import BadRequest, DeskError
 from endpoint_desk.core.models import ChatChunk, ChatRequest, new_id
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.engine.request_path import ChatStream
-from endpoint_desk.server.responses import desk_error_response, error_response
+from endpoint_desk.server.responses import desk_error_response, error_response, read_json_body
 from endpoint_desk.wire.openai import encode as wire
 
 
@@ -40,15 +39,9 @@ class ChatCompletions:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``POST /v1/chat/completions``, plain or streamed."""
         t0 = time.perf_counter()
-        raw = await request.read()
-        if not raw:
-            return error_response(400, "the request body is empty; send a JSON object")
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            return error_response(
-                400, f"the request body is not valid JSON ({exc})", code="invalid_json"
-            )
+        body, invalid = await read_json_body(request)
+        if invalid is not None:
+            return invalid
         try:
             creq = ChatRequest.from_openai(body, extra_fields=self.extra_fields)
         except BadRequest as exc:

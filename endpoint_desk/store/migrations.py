@@ -50,8 +50,14 @@ async def _migrate_to_2(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_requests_ts ON requests (ts)")
 
 
+async def _migrate_to_3(conn: AsyncConnection) -> None:
+    """v3: what each logged request asked for (``chat`` before embeddings existed)."""
+    await _add_column(conn, "requests", "kind", "TEXT NOT NULL DEFAULT 'chat'")
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (2, _migrate_to_2),
+    (3, _migrate_to_3),
 ]
 """(version, function) pairs: each function turns a database of ``version - 1`` into one
 of ``version``. Append new ones; never edit or reorder a released one."""

@@ -53,6 +53,8 @@ class RequestRecord:
     cached: bool = False
     stream: bool = False
     attempts: int = 1
+    kind: str = "chat"
+    """What was asked: ``chat`` or ``embeddings``."""
 
     @property
     def ok(self) -> bool:

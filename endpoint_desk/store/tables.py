@@ -9,6 +9,7 @@ Schema versions (``meta.schema_version``; migrations live in ``migrations.py``):
 - 1: the first layout.
 - 2: ``requests.attempts``, ``patterns.last_used_at``, ``rollups.ttft_count`` and the
   ``requests(ts)`` index.
+- 3: ``requests.kind`` (``chat`` or ``embeddings``).
 
 Secrets never appear here: an endpoint's ``spec_json`` holds secret *references*
 (``env:NAME``...), and ``requests.error`` holds the desk's own error messages.
@@ -21,7 +22,7 @@ from typing import cast
 from sqlalchemy import Column, Index, Integer, MetaData, Table, Text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this code writes."""
 
 # One metadata object for the desk's own tables, apart from SQLModel's global one, so
@@ -84,6 +85,7 @@ class RequestRow(DeskTable, table=True):
     cached: bool = False
     stream: bool = False
     attempts: int = 1
+    kind: str = "chat"
 
 
 class HealthSampleRow(DeskTable, table=True):

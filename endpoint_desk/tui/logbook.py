@@ -78,8 +78,11 @@ class Logbook:
     def add_event(self, event: Event) -> LogEntry | None:
         """Turn an engine event into an entry (``None`` for events not logged)."""
         if isinstance(event, RequestDone):
+            what = event.model or "-"
+            if event.kind != "chat":
+                what += f" ({event.kind})"
             if event.ok:
-                msg = f"{event.model or '-'} ok in {fmt_ms(event.latency_ms)}"
+                msg = f"{what} ok in {fmt_ms(event.latency_ms)}"
                 if event.ttft_ms is not None:
                     msg += f", first token {fmt_ms(event.ttft_ms)}"
                 if event.cost:
@@ -87,7 +90,7 @@ class Logbook:
                 if event.cached:
                     msg += " (cached)"
             else:
-                msg = f"{event.model or '-'} failed: {event.error or event.error_kind or '?'}"
+                msg = f"{what} failed: {event.error or event.error_kind or '?'}"
             return self.add(
                 event.ts,
                 "request",

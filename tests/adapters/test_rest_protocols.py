@@ -314,7 +314,9 @@ async def test_model_lists_follow_pages() -> None:
         assert await claude.list_models() == ["c1", "c2"]
         assert seen[1] == {"limit": "1000", "after_id": "c1"}
         gemini = adapter_for("gemini", url)
-        assert await gemini.list_models() == ["g1", "g2"]  # the embedding model is left out
+        # models that can only embed come after the chat models of every page (the
+        # router sends embeddings to them; the default model stays a chat model)
+        assert await gemini.list_models() == ["g1", "g2", "embed"]
         assert seen[-1]["pageToken"] == "p2"
     finally:
         await runner.cleanup()

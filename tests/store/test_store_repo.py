@@ -293,7 +293,7 @@ async def test_migrates_a_v1_database_keeping_the_portfolio(paths: Paths) -> Non
     _make_v1(paths.database_file)
     store = await Store.open(StoreSettings(), paths)
     try:
-        assert await store.schema_version() == SCHEMA_VERSION == 2
+        assert await store.schema_version() == SCHEMA_VERSION == 3
         rec = await store.get_endpoint("legacy")
         assert rec.spec == spec("legacy", api_key="env:LEGACY_KEY")
         assert (rec.state, rec.state_reason, rec.state_until) == (
@@ -303,6 +303,7 @@ async def test_migrates_a_v1_database_keeping_the_portfolio(paths: Paths) -> Non
         )
         (req,) = await store.recent_requests()
         assert (req.id, req.ttft_ms, req.stream, req.attempts) == ("req-1", 4.0, True, 1)
+        assert req.kind == "chat"  # every request logged before v3 was a chat
         (roll,) = await store.rollups("legacy", 0)
         assert (roll.requests, roll.ttft_count, roll.mean_ttft_ms) == (4, 4, 4.0)
         (pat,) = await store.list_patterns()
@@ -314,8 +315,11 @@ async def test_migrates_a_v1_database_keeping_the_portfolio(paths: Paths) -> Non
         )
         assert len(await store.health_samples("legacy")) == 1
         # New columns are writable after the migration.
-        await store.write_requests([RequestRecord(id="req-2", ts=2000.0, endpoint="x", attempts=3)])
-        assert (await store.recent_requests(limit=1))[0].attempts == 3
+        await store.write_requests(
+            [RequestRecord(id="req-2", ts=2000.0, endpoint="x", attempts=3, kind="embeddings")]
+        )
+        newest = (await store.recent_requests(limit=1))[0]
+        assert (newest.attempts, newest.kind) == (3, "embeddings")
     finally:
         await store.close()
     con = sqlite3.connect(paths.database_file)

@@ -102,6 +102,8 @@ def test_logbook_turns_events_into_lines() -> None:
     assert lines[0].matches("b unreachable") and not lines[0].matches("health")
     removed = book.add_event(EndpointChanged("b", "removed", removed=True))
     assert removed is not None and removed.message == "removed"
+    embedded = book.add_event(RequestDone("r3", "a", "e", True, 9.0, kind="embeddings"))
+    assert embedded is not None and embedded.message == "e (embeddings) ok in 9 ms"
 
 
 def _view(name: str, state: EndpointState, demo: bool = False) -> EndpointView:
