@@ -35,13 +35,24 @@ import contextlib
 import logging
 import time
 import uuid
+from base64 import b64decode
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
+
 from endpoint_desk.adapters.base import Adapter, Capabilities, SecretResolver
+from endpoint_desk.adapters.images import inline_images
 from endpoint_desk.adapters.webchat.browser import open_context
 from endpoint_desk.adapters.webchat.driver import DriverConfig, PageDriver
+from endpoint_desk.adapters.webchat.emulation import (
+    emulated,
+    extract_json,
+    prompt_for,
+    read_tool_calls,
+)
 from endpoint_desk.adapters.webchat.exchange import Reply, stream_reply
 from endpoint_desk.adapters.webchat.login import Sessions
 from endpoint_desk.adapters.webchat.navigation import NavigationGuard, page_origins
@@ -63,6 +74,8 @@ from endpoint_desk.core.models import (
     EndpointSpec,
     ProbeResult,
 )
+from endpoint_desk.core.tools import whole_call_fragments
+from endpoint_desk.wire.common import data_url
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +99,19 @@ class WebChatAdapter(Adapter):
         vision=False,
         needs_browser=True,
     )
+
+    @classmethod
+    def capabilities_for(cls, spec: EndpointSpec) -> Capabilities:
+        """Tools and JSON replies with ``tool_emulation``; images when discovery found
+        the page's file input (``file_input``)."""
+        opts = spec.options
+        emulation = bool(opts.get("tool_emulation"))
+        return replace(
+            cls.capabilities,
+            tools=emulation,
+            json_schema=emulation,
+            vision=bool(opts.get("file_input")),
+        )
 
     def __init__(self, spec: EndpointSpec, resolve_secret: SecretResolver) -> None:
         super().__init__(spec, resolve_secret)
@@ -230,27 +256,48 @@ class WebChatAdapter(Adapter):
             LoginRequired, BrowserError, UpstreamTimeout, Unreachable: see the module.
         """
         messages: list[Message] = [(m.role, m.text) for m in request.messages]
-        if not messages or messages[-1][0] != "user" or not messages[-1][1].strip():
+        emulate = self.options.tool_emulation and emulated(request)
+        if not emulate and (
+            not messages or messages[-1][0] != "user" or not messages[-1][1].strip()
+        ):
             raise BadRequest("a web chat request must end with a non-empty user message")
         if self.pool.closed:
             raise BrowserError(f"{self.name}: the web chat adapter is not open", endpoint=self.name)
+        files = await self._images(request)
         prior = normalize(messages[:-1])
-        slot, continued = await self.pool.acquire(prior, self.options.keep_conversations)
+        keep = self.options.keep_conversations and not emulate and not files
+        slot, continued = await self.pool.acquire(prior, keep)
         reply = Reply()
         ok = False
         try:
             if not continued:
                 await self._prepare_for_request(slot)
-            prompt = messages[-1][1] if continued else flatten_messages(messages)
+            if emulate:
+                prompt = prompt_for(request)
+            else:
+                prompt = messages[-1][1] if continued else flatten_messages(messages)
             assert slot.driver is not None
-            async for delta in stream_reply(slot.driver, prompt, reply):
-                yield ChatChunk(delta=delta)
+            if files:
+                await slot.driver.attach(files)
+            finish = "stop"
+            if emulate:  # the reply is read whole: a tool call or JSON, else text
+                async for _ in stream_reply(slot.driver, prompt, reply):
+                    pass
+                calls = read_tool_calls(reply.text, request)
+                if calls:
+                    finish = "tool_calls"
+                    yield ChatChunk(tool_calls=whole_call_fragments(calls))
+                else:
+                    yield ChatChunk(delta=_json_reply(reply.text, request))
+            else:
+                async for delta in stream_reply(slot.driver, prompt, reply):
+                    yield ChatChunk(delta=delta)
             ok = True
             if not continued:
                 slot.conv_id = f"webchat-{uuid.uuid4().hex[:16]}"
             slot.history = normalize([*messages, ("assistant", reply.text)])
             yield ChatChunk(
-                finish_reason="stop",
+                finish_reason=finish,
                 session_id=slot.conv_id,
                 metadata={
                     "web_chat": {
@@ -265,6 +312,21 @@ class WebChatAdapter(Adapter):
                 slot.history, slot.conv_id = None, None
             slot.fresh = False
             await self.pool.release(slot)
+
+    async def _images(self, request: ChatRequest) -> list[tuple[str, str, bytes]]:
+        """The request's images as files for the page's file input (``file_input``),
+        http(s) URLs fetched first; none when the page has no file input."""
+        if not self.options.file_input or "vision" not in request.needs():
+            return []
+        request = await inline_images(request, route=self.route, endpoint=self.name)
+        files: list[tuple[str, str, bytes]] = []
+        for m in request.messages:
+            for url in m.images:
+                inline = data_url(url)
+                if inline is not None:
+                    ext = inline[0].split("/")[-1]
+                    files.append((f"image-{len(files) + 1}.{ext}", inline[0], b64decode(inline[1])))
+        return files
 
     async def _prepare_for_request(self, slot: Slot) -> None:
         """``_prepare`` with one retry on a dead page (a crash between requests)."""
@@ -331,3 +393,12 @@ class WebChatAdapter(Adapter):
             latency_ms=(time.perf_counter() - t0) * 1000,
             detail=f"input found; {status['pages'] - status['dead']} of {status['pages']} pages up",
         )
+
+
+def _json_reply(text: str, request: ChatRequest) -> str:
+    """For a JSON response format: the JSON the reply holds, re-serialized (the text as
+    it is when it holds none, or when no JSON was asked for)."""
+    if request.response_format is None:
+        return text
+    data = extract_json(text)
+    return text if data is None else orjson.dumps(data).decode()

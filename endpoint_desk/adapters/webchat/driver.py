@@ -179,6 +179,25 @@ class PageDriver:
                 log.info("%s: new-chat control did not clear the page: %s", self.name, exc)
         await self.goto(o.new_chat_url or o.url)
 
+    async def attach(self, files: list[tuple[str, str, bytes]]) -> None:
+        """Put ``(name, mime type, bytes)`` files on the page's file input
+        (``options.file_input``) before the message is sent.
+
+        Raises:
+            BrowserError: the page has no such input now, or refused the files.
+        """
+        selector = self.options.file_input
+        if not selector:
+            raise BrowserError(f"{self.name}: the page has no file input", endpoint=self.name)
+        payload = [{"name": n, "mimeType": m, "buffer": b} for n, m, b in files]
+        try:
+            await self.page.set_input_files(selector, files=payload, timeout=5000)
+        except Exception as exc:
+            raise BrowserError(
+                f"{self.name}: could not attach images to {selector!r}: {first_line(exc)}",
+                endpoint=self.name,
+            ) from exc
+
     async def click(self, selector: str, timeout: float) -> bool:
         """Click the first visible match of ``selector`` (``False``: none)."""
         handle = await self.page.evaluate_handle(

@@ -66,6 +66,11 @@ class WebChatOptions:
         alternates: other selectors learned for a key (``{"input": ["..."]}``), tried
             in order when the configured one matches nothing.
         meta: free-form data (discovery's notes, the page fingerprint); not used here.
+        tool_emulation: tool calls and JSON replies by asking in the prompt (the reply is
+            read back as a tool call when it is one, else as text); without it requests
+            with tools or a JSON format are not sent to this page.
+        file_input: the page's file input (``input[type=file]``); images in a request
+            are attached through it (the ``vision`` capability is on only with it).
         allowed_origins: other origins (``https://sso.example.com``) the page may take
             the browser to; the page's own origins (``url``, ``new_chat_url``, the
             endpoint's ``base_url`` and ``login_url``) always may, ``"*"`` allows any.
@@ -101,6 +106,8 @@ class WebChatOptions:
     alternates: dict[str, list[str]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     allowed_origins: list[str] = field(default_factory=list)
+    tool_emulation: bool = False
+    file_input: str | None = None
 
     @classmethod
     def unconfigured(cls, url: str) -> WebChatOptions:
