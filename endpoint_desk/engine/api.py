@@ -12,7 +12,8 @@
     result.view.name, result.discovery.confidence
 
 The description is kept as the endpoint's note, and its hints (kind, name, credentials
-needed, a key variable: ``engine/hints.py``) are used when present.
+needed, a key variable: ``engine/hints.py``) are used when present. The add itself is
+the one add flow every front end uses (``engine/onboard.py``).
 
 Inside a running event loop (a notebook) use ``await add_endpoint_async(...)``; the
 plain ``add_endpoint`` then runs in a worker thread with its own loop.

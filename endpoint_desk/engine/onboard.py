@@ -4,7 +4,8 @@
 pane and Python's ``add_endpoint`` all describe what a person asked for as an
 :class:`AddRequest` and hand it to :class:`Onboarding`:
 
-1. :meth:`Onboarding.plan`: the URL and name are checked (``core/inputs.py``); values
+1. :meth:`Onboarding.plan`: the URL and name are checked (``core/inputs.py``), the
+   request becomes the spec's fields (``engine/add_request.py``); values
    a person typed (a key, a login, a password, credential headers) become stored
    secrets (``engine/credentials.py``); the kind is taken as given or found by probing
    the URL; a chat page without selectors is configured by web chat discovery
@@ -23,15 +24,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import ValidationError
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from endpoint_desk.core.errors import BadRequest, ConfigError, Duplicate
-from endpoint_desk.core.inputs import first_error, name_from_url, normalize_url, parse_kind
+from endpoint_desk.core.inputs import name_from_url, normalize_url, parse_kind
 from endpoint_desk.core.models import EndpointKind, EndpointSpec, slugify
-from endpoint_desk.engine.credentials import StoredSecrets, env_ref
+from endpoint_desk.engine.add_request import (
+    AddRequest,
+    has_selectors,
+    merge_discovered,
+    renamed,
+    spec_fields,
+    validate_spec,
+)
+from endpoint_desk.engine.credentials import StoredSecrets
 from endpoint_desk.engine.hints import parse_description
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.engine.webchat_setup import configure_web_chat_for
@@ -64,46 +71,6 @@ class AddStep:
 
 
 Progress = Callable[[AddStep], None]
-
-
-@dataclass(slots=True)
-class AddRequest:
-    """What a person asked to add, from any front end.
-
-    Attributes:
-        url: an API base URL or a chat page (``http://`` is added when missing).
-        name: the name (slugified); default: from the URL.
-        kind: skip detection and take this kind.
-        api_key, username, password: values (stored as secrets) or references.
-        api_key_env: the environment variable holding the key (kept as ``env:NAME``).
-        headers: extra headers; credential headers are stored as secrets.
-        models, model_mapping, options, note, login_url: the spec's fields.
-        fields: any other ``EndpointSpec`` field (limits, weight, browser_config...).
-        evidence: what is known already (a scan's findings).
-        expect: ``"api"``: a web page is an error; ``"web_chat"``: no API probing.
-        auto_configure: let discovery configure a chat page without selectors.
-        prove: prove it with a live call before saving.  start: switch it ON.
-    """
-
-    url: str
-    name: str | None = None
-    kind: EndpointKind | str | None = None
-    api_key: str | None = None
-    api_key_env: str | None = None
-    username: str | None = None
-    password: str | None = None
-    login_url: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    models: list[str] = field(default_factory=list)
-    model_mapping: dict[str, str] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
-    note: str = ""
-    fields: dict[str, Any] = field(default_factory=dict)
-    evidence: list[str] = field(default_factory=list)
-    expect: Literal["api", "web_chat"] | None = None
-    auto_configure: bool = True
-    prove: bool = True
-    start: bool = True
 
 
 @dataclass(slots=True)
@@ -204,7 +171,7 @@ class Onboarding:
     async def _plan(
         self, request: AddRequest, url: str, name: str, stored: StoredSecrets
     ) -> AddPlan:
-        data = self._fields(request, name)
+        data = spec_fields(request, name)
         stored.into_refs(data)
         evidence = list(request.evidence)
         detection: Detection | None = None
@@ -223,7 +190,7 @@ class Onboarding:
             if detection.models and not data.get("models"):
                 data["models"] = list(detection.models)
         data.update(kind=kind, base_url=base_url)
-        spec = _validate(data)
+        spec = validate_spec(data)
         discovery = None
         if spec.kind == EndpointKind.WEB_CHAT and not has_selectors(spec.options):
             if not request.auto_configure:
@@ -233,7 +200,7 @@ class Onboarding:
                 )
             discovery = await self._discover(spec)
             evidence.extend(discovery.evidence)
-            spec = _merge(spec, discovery.spec)
+            spec = merge_discovered(spec, discovery.spec)
         return AddPlan(
             spec,
             evidence,
@@ -243,35 +210,6 @@ class Onboarding:
             prove=request.prove,
             start=request.start,
         )
-
-    def _fields(self, request: AddRequest, name: str) -> dict[str, Any]:
-        """The spec's fields from the request (secrets still as typed)."""
-        data: dict[str, Any] = dict(request.fields)
-        data["name"] = name
-        given = (request.name or "").strip()
-        if given and given != name:
-            data.setdefault("display_name", given)
-        typed: dict[str, Any] = {
-            "api_key": request.api_key,
-            "username": request.username,
-            "password": request.password,
-            "login_url": request.login_url,
-            "headers": request.headers,
-            "models": list(request.models),
-            "model_mapping": request.model_mapping,
-            "note": request.note,
-        }
-        data.update({k: v for k, v in typed.items() if v})
-        if request.options:
-            data["options"] = {**(data.get("options") or {}), **request.options}
-        if request.api_key_env is not None:
-            if data.get("api_key"):
-                raise BadRequest(
-                    "give either an API key or the variable holding it, not both",
-                    param="api_key",
-                )
-            data["api_key"] = env_ref(request.api_key_env, param="api_key_env")
-        return data
 
     async def _detect(self, url: str, key: str | None, *, expect_api: bool) -> Detection:
         from endpoint_desk.discovery.probe import detect
@@ -328,7 +266,7 @@ class Onboarding:
         spec = plan.spec
         try:
             if name is not None and slugify(name) != spec.name:
-                spec = _renamed(spec, name)
+                spec = renamed(spec, name)
             if plan.prove:
                 self._emit(AddStep("prove", spec.name))
             view = await self.desk.add(spec, prove=plan.prove, start=plan.start)
@@ -372,39 +310,3 @@ async def onboard(
             raise
     view = await flow.commit(plan)
     return Added(view, plan)
-
-
-def has_selectors(options: dict[str, Any]) -> bool:
-    """Whether web chat options name at least the input and the assistant messages
-    (else discovery configures the page)."""
-    return bool(options.get("input")) and bool(options.get("assistant"))
-
-
-def _validate(data: dict[str, Any]) -> EndpointSpec:
-    try:
-        return EndpointSpec.model_validate(data)
-    except ValidationError as exc:
-        loc, msg = first_error(exc)
-        text = f"{loc}: {msg}" if loc else msg
-        raise BadRequest(f"invalid endpoint: {text}", param=loc or None) from None
-
-
-def _merge(given: EndpointSpec, found: EndpointSpec) -> EndpointSpec:
-    """Discovery's spec with what the person gave explicitly on top, except the
-    selectors discovery verified (and the page URL it settled on)."""
-    update = {k: getattr(given, k) for k in given.model_fields_set}
-    for key in ("kind", "name", "base_url"):
-        update.pop(key, None)
-    update["options"] = {**given.options, **found.options}
-    return found.model_copy(update=update)
-
-
-def _renamed(spec: EndpointSpec, name: str) -> EndpointSpec:
-    slug = slugify(name)
-    if not slug:
-        raise BadRequest("the name must contain a letter or a digit", param="name")
-    data = spec.model_dump(exclude_unset=True)
-    data["name"] = slug
-    if data.get("display_name") == spec.name:
-        data.pop("display_name")
-    return _validate(data)
