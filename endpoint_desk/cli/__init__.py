@@ -42,15 +42,10 @@ def _default(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if sys.stdout.isatty():
-        import importlib
+        from endpoint_desk.tui.app import run_app
 
-        try:
-            tui = importlib.import_module("endpoint_desk.tui.app")
-        except ImportError:
-            tui = None
-        if tui is not None:
-            tui.run_app()
-            return
+        run_app()
+        return
     portfolio.ls(json_out=False)
     out.print(
         "\nAdd an endpoint:  desk add URL [--name NAME] [--api-key-env VAR]\n"

@@ -8,8 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from endpoint_desk.cli.common import open_desk, out, print_json, run
-from endpoint_desk.core.errors import DeskError
-from endpoint_desk.core.models import EndpointKind, EndpointSpec
 
 
 def scan(
@@ -69,48 +67,21 @@ def scan(
 
 
 async def _scan_add(report: Any, *, quiet: bool) -> list[dict[str, Any]]:
-    """Add what a scan found (APIs only; a web page needs `desk add URL`)."""
+    """Add what a scan found through the engine's add flow (APIs only; a web page or a
+    server that wants a key needs `desk add URL`)."""
+    from endpoint_desk.engine.scan_add import add_candidate, scan_candidates
+
     results: list[dict[str, Any]] = []
     async with open_desk() as desk:
-        have = {v.spec.base_url.rstrip("/") for v in desk.endpoints()}
-        names = {v.name for v in desk.endpoints()}
-        todo: list[EndpointSpec] = []
-        for k in report.keys:
-            todo.append(
-                EndpointSpec(
-                    name=k.provider, kind=k.kind, base_url=k.base_url, api_key=f"env:{k.env_var}"
-                )
-            )
-        for s in report.servers:
-            if s.kind == EndpointKind.WEB_CHAT or s.needs_key:
-                results.append(
-                    {"name": s.name, "ok": False, "skipped": True, "reason": f"run: {s.command}"}
-                )
+        for candidate in scan_candidates(report):
+            outcome = await add_candidate(desk, candidate)
+            results.append(outcome.to_dict())
+            if quiet or outcome.skipped:
                 continue
-            todo.append(
-                EndpointSpec(name=s.name, kind=s.kind, base_url=s.url, models=s.models[:200])
-            )
-        for spec in todo:
-            if spec.base_url.rstrip("/") in have or spec.name in names:
-                results.append(
-                    {
-                        "name": spec.name,
-                        "ok": True,
-                        "skipped": True,
-                        "reason": "already in the portfolio",
-                    }
-                )
-                continue
-            try:
-                view = await desk.add(spec, prove=True, start=True)
-            except DeskError as exc:
-                results.append({"name": spec.name, "ok": False, "reason": exc.one_line()})
-                if not quiet:
-                    out.print(f"  not added {spec.name}: {exc.one_line()}")
-                continue
-            names.add(view.name)
-            results.append({"name": view.name, "ok": True, "state": view.state.value})
-            if not quiet:
+            if outcome.view is None:
+                out.print(f"  not added {outcome.name}: {outcome.reason}")
+            else:
+                view = outcome.view
                 out.print(
                     f"  added {view.name} ({view.spec.kind.value}) at {view.spec.base_url}:"
                     f" {view.state.value}"

@@ -4,7 +4,7 @@ When the heuristics are unsure (two input candidates score alike...), discovery 
 ask an endpoint of the user's portfolio to choose among *numbered candidates* taken
 from a page outline. Discovery sits below the engine, so the engine passes the asking
 function in (``AssistFn``: prompt in, text answer out; see
-``endpoint_desk.engine.api.assist_from_desk``).
+``endpoint_desk.engine.webchat_setup.assist_from_desk``).
 
 Rules:
 

@@ -12,7 +12,8 @@
     result.view.name, result.discovery.confidence
 
 The description is kept as the endpoint's note, and its hints (kind, name, credentials
-needed, a key variable: ``engine/hints.py``) are used when present.
+needed, a key variable: ``engine/hints.py``) are used when present. The add itself is
+the one add flow every front end uses (``engine/onboard.py``).
 
 Inside a running event loop (a notebook) use ``await add_endpoint_async(...)``; the
 plain ``add_endpoint`` then runs in a worker thread with its own loop.
@@ -26,20 +27,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from endpoint_desk.core.config import Settings, load_settings
-from endpoint_desk.core.errors import (
-    BadRequest,
-    ConfigError,
-    DeskError,
-    Duplicate,
-    LoginRequired,
-)
-from endpoint_desk.core.models import ChatRequest, EndpointKind, EndpointSpec, slugify
+from endpoint_desk.core.errors import BadRequest
+from endpoint_desk.core.models import EndpointKind
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.engine.hints import DescriptionHints, parse_description
+from endpoint_desk.engine.onboard import AddRequest, AddStep, onboard
 from endpoint_desk.engine.position import EndpointView
+from endpoint_desk.engine.webchat_setup import assist_from_desk, configure_web_chat_for
 
 __all__ = [
     "AddResult",
@@ -50,8 +46,6 @@ __all__ = [
     "configure_web_chat_for",
     "parse_description",
 ]
-
-_SECRET_PREFIXES = ("env:", "keyring:", "file:")
 
 
 @dataclass(slots=True)
@@ -78,79 +72,6 @@ class AddResult:
         }
 
 
-def assist_from_desk(desk: Desk, exclude: str | None = None) -> Callable[[str], Any] | None:
-    """An ``AssistFn`` that asks one of the desk's ON endpoints (an API before a web
-    chat; never ``exclude``), or ``None`` when nothing is ON."""
-    ready = [
-        v
-        for v in desk.endpoints()
-        if v.state.serving and v.name != exclude and v.spec.kind != EndpointKind.WEB_CHAT
-    ]
-    if not ready:
-        return None
-    chosen = ready[0].name
-
-    async def ask(prompt: str) -> str:
-        request = ChatRequest.from_text(prompt, max_tokens=16, temperature=0.0)
-        result = await desk.chat(request, endpoint=chosen)
-        return result.content
-
-    return ask
-
-
-def _ref(desk: Desk, name: str, field_name: str, value: str | None) -> str | None:
-    """A secret reference for ``value`` (kept as is when it already is one)."""
-    if not value:
-        return None
-    if value.startswith(_SECRET_PREFIXES):
-        return value
-    return desk.store_secret(name, field_name, value)
-
-
-async def configure_web_chat_for(
-    desk: Desk,
-    url: str,
-    *,
-    name: str,
-    description: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    login_url: str | None = None,
-    progress: Callable[[Any], Any] | None = None,
-    hints: DescriptionHints | None = None,
-    use_assist: bool = True,
-) -> Any:
-    """Run web chat discovery with the desk's pattern library, secrets and (when one is
-    ON) an endpoint of the portfolio as the assistant. Returns a ``WebChatDiscovery``.
-
-    Raises:
-        LoginRequired: a login wall and no credentials (the message says what to do).
-    """
-    from endpoint_desk.discovery.webchat import configure_web_chat
-
-    try:
-        return await configure_web_chat(
-            url,
-            name=name,
-            description=description,
-            progress=progress,
-            store=desk.store,
-            assist=assist_from_desk(desk, exclude=name) if use_assist else None,
-            browser_config=None,
-            username=username,
-            password=password,
-            resolve_secret=desk.secrets.resolve,
-            login_url=login_url,
-        )
-    except LoginRequired as exc:
-        if hints is not None and hints.needs_credentials and not (username and password):
-            raise LoginRequired(
-                f"{exc.one_line()} (the description says credentials are needed: pass "
-                "username= and password= to add_endpoint, or run `desk login`)"
-            ) from exc
-        raise
-
-
 async def add_endpoint_async(
     url: str,
     *,
@@ -163,15 +84,17 @@ async def add_endpoint_async(
     username: str | None = None,
     password: str | None = None,
     login_url: str | None = None,
+    headers: dict[str, str] | None = None,
     options: dict[str, Any] | None = None,
     prove: bool = True,
     start: bool = True,
     desk: Desk | None = None,
     settings: Settings | None = None,
-    progress: Callable[[Any], Any] | None = None,
+    progress: Callable[[AddStep], None] | None = None,
 ) -> AddResult:
     """Add the endpoint at ``url``: detect what it is, configure it (a web chat by
-    discovery when ``auto_configure``), prove it with a live call and save it.
+    discovery when ``auto_configure``), prove it with a live call and save it, through
+    the one add flow (``engine/onboard.py``).
 
     Args:
         url: an API base URL or a chat page.
@@ -183,129 +106,44 @@ async def add_endpoint_async(
         api_key / api_key_env: a key value (stored as a secret) or the variable holding it.
         username, password: login credentials for a web chat, as values (stored as
             secrets) or references (``env:NAME``).
+        headers: extra headers; credential headers (``Authorization``...) are stored
+            as secrets.
         desk: an open ``Desk`` to add to; default: one opened (and closed) here.
+        progress: called with each step of the add (an ``AddStep``) as it happens.
 
     Raises:
         Duplicate: the name is taken.  LoginRequired: a login wall and no credentials.
-        DeskError: detection, discovery or the live proof failed (nothing is saved).
+        DeskError: detection, discovery or the live proof failed (nothing is saved, no
+            secret is left).
     """
+    hints = parse_description(description)
+    if api_key_env is None and not api_key and hints.key_env and hints.key_env in os.environ:
+        api_key_env = hints.key_env
+    request = AddRequest(
+        url=url,
+        name=name if name is not None else hints.name,
+        kind=kind,
+        api_key=api_key,
+        api_key_env=api_key_env,
+        username=username,
+        password=password,
+        login_url=login_url,
+        headers=dict(headers or {}),
+        options=dict(options or {}),
+        note=description or "",
+        expect="web_chat" if kind is None and hints.kind == EndpointKind.WEB_CHAT else None,
+        auto_configure=auto_configure,
+        prove=prove,
+        start=start,
+    )
+    if request.expect == "web_chat":
+        request.evidence.append("the description says it is a web chat")
     if desk is None:
         async with Desk(settings or load_settings(), autostart=False) as own:
-            return await add_endpoint_async(
-                url,
-                description=description,
-                auto_configure=auto_configure,
-                name=name,
-                kind=kind,
-                api_key=api_key,
-                api_key_env=api_key_env,
-                username=username,
-                password=password,
-                login_url=login_url,
-                options=options,
-                prove=prove,
-                start=start,
-                desk=own,
-                progress=progress,
-            )
-    from endpoint_desk.discovery.probe import detect
-
-    target = url.strip()
-    if not target.startswith(("http://", "https://")):
-        target = "http://" + target
-    hints = parse_description(description)
-    if api_key and api_key_env:
-        raise BadRequest("give either api_key or api_key_env, not both")
-    key_env = api_key_env or (
-        hints.key_env if hints.key_env and hints.key_env in os.environ else None
-    )
-    key_value = api_key or (os.environ.get(key_env) if key_env else None)
-    if key_env and not key_value:
-        raise ConfigError(f"environment variable {key_env} is not set")
-    ep_name = slugify(name) if name else (hints.name or _name_for(target))
-    if not ep_name:
-        raise BadRequest("name must contain a letter or a digit")
-    if ep_name in {v.name for v in desk.endpoints()}:
-        raise Duplicate(f"an endpoint named {ep_name!r} already exists")
-    evidence: list[str] = []
-    models: list[str] = []
-    if kind is not None:
-        try:
-            ep_kind = EndpointKind(kind)
-        except ValueError:
-            raise BadRequest(f"unknown kind {kind!r}") from None
-        base_url = target
-        evidence.append(f"kind {ep_kind.value} given")
-    elif hints.kind == EndpointKind.WEB_CHAT:
-        ep_kind, base_url = EndpointKind.WEB_CHAT, target
-        evidence.append("the description says it is a web chat")
+            added = await onboard(own, request, progress)
     else:
-        det = await detect(target, api_key=key_value)
-        ep_kind, base_url, models = det.kind, det.base_url, det.models
-        evidence.extend(det.evidence)
-    note = description or ""
-    created_refs: list[str] = []
-    try:
-        if ep_kind == EndpointKind.WEB_CHAT:
-            user_ref = _ref(desk, ep_name, "username", username)
-            pass_ref = _ref(desk, ep_name, "password", password)
-            created_refs += [
-                r for r, v in ((user_ref, username), (pass_ref, password)) if r and r != v
-            ]
-            discovery = None
-            if options:
-                spec = EndpointSpec(
-                    name=ep_name,
-                    kind=ep_kind,
-                    base_url=base_url,
-                    options=options,
-                    note=note,
-                    username=user_ref,
-                    password=pass_ref,
-                    login_url=login_url,
-                )
-            elif auto_configure:
-                discovery = await configure_web_chat_for(
-                    desk,
-                    base_url,
-                    name=ep_name,
-                    description=note,
-                    username=user_ref,
-                    password=pass_ref,
-                    login_url=login_url,
-                    progress=progress,
-                    hints=hints,
-                )
-                spec = discovery.spec
-                evidence.extend(discovery.evidence)
-            else:
-                raise ConfigError(
-                    f"{base_url} is a web chat: pass auto_configure=True or options= with "
-                    "its selectors"
-                )
-            view = await desk.add(spec, prove=prove, start=start)
-            return AddResult(view, evidence, hints, discovery)
-        key_ref = f"env:{key_env}" if key_env else _ref(desk, ep_name, "api_key", api_key)
-        if key_ref and not key_env:
-            created_refs.append(key_ref)
-        spec = EndpointSpec(
-            name=ep_name,
-            kind=ep_kind,
-            base_url=base_url,
-            api_key=key_ref,
-            models=models[:200],
-            note=note,
-            options=options or {},
-        )
-        view = await desk.add(spec, prove=prove, start=start)
-        return AddResult(view, evidence, hints, None)
-    except BaseException:
-        for ref in created_refs:
-            try:
-                desk.secrets.delete(ref)
-            except DeskError:
-                pass
-        raise
+        added = await onboard(desk, request, progress)
+    return AddResult(added.view, added.plan.evidence, hints, added.plan.discovery)
 
 
 def add_endpoint(url: str, **kwargs: Any) -> AddResult:
@@ -341,12 +179,3 @@ def add_endpoint(url: str, **kwargs: Any) -> AddResult:
         raise box["error"]
     result: AddResult = box["result"]
     return result
-
-
-def _name_for(url: str) -> str:
-    parts = urlsplit(url)
-    host = (parts.hostname or "endpoint").lower()
-    if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
-        return slugify(f"local-{parts.port or 80}")
-    labels = [x for x in host.split(".") if x not in ("www", "api", "chat", "com", "ai", "io")]
-    return slugify(labels[0] if labels else host)

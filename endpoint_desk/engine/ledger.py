@@ -134,35 +134,17 @@ class Ledger:
         """Seed every position's metrics from the store, cheaply: one aggregate over the
         per-minute rollups (totals, spend today), the newest requests (success rate,
         latency) and the last day's health samples (uptime) per endpoint."""
-        from sqlalchemy import case, func, select
-
-        from endpoint_desk.store.tables import ROLLUPS
-
-        today_minute = int(day_start() // 60)
-        r = ROLLUPS.c
-        q = select(
-            r.endpoint,
-            func.sum(r.requests),
-            func.sum(r.errors),
-            func.sum(r.input_tokens),
-            func.sum(r.output_tokens),
-            func.sum(r.cost),
-            func.sum(case((r.minute >= today_minute, r.cost), else_=0.0)),
-        ).group_by(r.endpoint)
-        try:
-            async with store.engine.connect() as conn:
-                rows = (await conn.execute(q)).all()
-        except Exception as exc:
-            raise DeskError(f"cannot read rollups: {exc}") from exc
+        totals = await store.rollup_totals(int(day_start() // 60))
         now = time.time()
-        for name, requests, errors, tin, tout, cost, cost_today in rows:
-            for m in (self.totals, *([p.metrics] if (p := positions.get(name)) else [])):
-                m.requests += int(requests or 0)
-                m.errors += int(errors or 0)
-                m.input_tokens += int(tin or 0)
-                m.output_tokens += int(tout or 0)
-                m.add_cost(float(cost_today or 0.0), now)
-                m.add_cost(float((cost or 0.0) - (cost_today or 0.0)), 0.0)
+        for row in totals:
+            p = positions.get(row.endpoint)
+            for m in (self.totals, *([p.metrics] if p else [])):
+                m.requests += row.requests
+                m.errors += row.errors
+                m.input_tokens += row.input_tokens
+                m.output_tokens += row.output_tokens
+                m.add_cost(row.cost_since, now)
+                m.add_cost(row.cost - row.cost_since, 0.0)
 
         async def one(pos: Position) -> None:
             recent = await store.recent_requests(pos.name, limit=pos.metrics.window.maxlen or 256)

@@ -29,6 +29,7 @@ from endpoint_desk.core.errors import (
     UpstreamError,
 )
 from endpoint_desk.core.models import EndpointSpec, EndpointState, ProbeResult, slugify
+from endpoint_desk.engine.credentials import stored_refs
 from endpoint_desk.engine.events import Alert, EndpointChanged, EventBus
 from endpoint_desk.engine.guards import Breaker, Guard
 from endpoint_desk.engine.health import HealthMonitor
@@ -174,16 +175,18 @@ class Portfolio:
         return pos.view()
 
     async def remove(self, name: str) -> None:
-        """Close, delete from the store, and delete the endpoint's stored secrets."""
+        """Close, delete from the store, and delete every secret the endpoint's spec
+        refers to (in any field: ``engine/credentials.py``) that no other endpoint
+        still uses."""
         pos = self.position(name)
         await self.close_adapter(pos)
         async with self.lock:
             await self.store.delete_endpoint(pos.name)
             self.positions.pop(pos.name, None)
-        for ref in (pos.spec.api_key, pos.spec.password, pos.spec.username):
-            if ref and ref.startswith(("file:", "keyring:")):
-                with contextlib.suppress(DeskError):
-                    self.secrets.delete(ref)
+            shared = {ref for p in self.positions.values() for ref in stored_refs(p.spec)}
+        for ref in sorted(stored_refs(pos.spec) - shared):
+            with contextlib.suppress(DeskError):
+                self.secrets.delete(ref)
         self.guards.pop(pos.name, None)
         self.bus.publish(EndpointChanged(pos.name, "removed", removed=True))
 

@@ -2,34 +2,30 @@
 
 The body's fields become ``EndpointSpec`` fields (limits at the top level or under
 ``limits``, ``selectors`` into the options); ``provider_type`` (``rest_api``,
-``api_token`` or ``web_chat``) becomes the exact kind by probing the URL when ``kind`` is
-not given; a web chat without selectors is configured by discovery. Passwords, user
-names, keys and credential headers are stored as secrets at once (also on ``PATCH``:
-:func:`secrets_into_refs`); the spec keeps only their references.
+``api_token`` or ``web_chat``) says what to expect when ``kind`` is not given (the
+exact kind is found by probing the URL). The engine's one add flow
+(``engine/onboard.py``) does the rest: passwords, user names, keys and credential
+headers are stored as secrets (the spec keeps only their references; also on
+``PATCH``: :func:`secrets_into_refs`), a web chat without selectors is configured by
+discovery, and a failed create leaves no secret behind.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import inspect
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ValidationError
-
-from endpoint_desk.core.errors import BadRequest, ConfigError, DeskError, Duplicate
-from endpoint_desk.core.models import EndpointKind, EndpointSpec, Limits, slugify
+from endpoint_desk.core.errors import BadRequest
+from endpoint_desk.core.models import EndpointSpec, Limits, slugify
+from endpoint_desk.engine.credentials import StoredSecrets
 from endpoint_desk.engine.desk import Desk
+from endpoint_desk.engine.onboard import AddRequest, onboard
 from endpoint_desk.engine.position import EndpointView
 
 PROVIDER_TYPES = ("rest_api", "api_token", "web_chat")
-SECRET_FIELDS = ("api_key", "username", "password")
-_CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "proxy-authorization"}
-)
 LIMIT_FIELDS = frozenset(Limits.model_fields)
 SPEC_FIELDS = frozenset(EndpointSpec.model_fields)
 _CREATE_ONLY = frozenset({"provider_type", "selectors", "prove", "start", "api_key_env"})
+_GIVEN_APART = frozenset({"name", "kind", "base_url"})
 
 
 class Unprocessable(BadRequest):
@@ -38,23 +34,24 @@ class Unprocessable(BadRequest):
     http_status = 422
 
 
-def _validation_error(exc: ValidationError) -> Unprocessable:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first.get("loc", ()))
-    msg = first.get("msg", "invalid value")
-    return Unprocessable(f"{loc}: {msg}" if loc else str(msg), param=loc or None)
-
-
 async def create_endpoint(desk: Desk, body: dict[str, Any]) -> EndpointView:
     """Configure an endpoint from a create body, prove it (unless ``"prove": false``),
     save it and switch it ON (unless ``"start": false``). Secret values stored on the
     way are deleted again when anything fails."""
+    try:
+        added = await onboard(desk, _request(body))
+    except BadRequest as exc:
+        if exc.param and not isinstance(exc, Unprocessable):
+            raise Unprocessable(exc.message, param=exc.param) from None
+        raise
+    return added.view
+
+
+def _request(body: dict[str, Any]) -> AddRequest:
+    """The add request of a create body (its fields checked)."""
     name = body.get("name")
     if not isinstance(name, str) or not slugify(name):
         raise Unprocessable("'name' is required: a name with a letter or a digit", param="name")
-    slug = slugify(name)
-    if slug in {v.name for v in desk.endpoints()}:
-        raise Duplicate(f"an endpoint named {slug!r} already exists")
     base_url = body.get("base_url") or body.get("url")
     if not isinstance(base_url, str) or not base_url.strip():
         raise Unprocessable("'base_url' is required", param="base_url")
@@ -65,45 +62,23 @@ async def create_endpoint(desk: Desk, body: dict[str, Any]) -> EndpointView:
     )
     if unknown:
         raise Unprocessable(f"unknown field(s): {', '.join(unknown)}", param=unknown[0])
-    prove = _flag(body, "prove", True)
-    start = _flag(body, "start", bool(body.get("enabled", True)))
-    created_refs: list[str] = []
-    try:
-        fields = _spec_fields(desk, body, slug, created_refs)
-        kind = await _kind(desk, body, base_url, fields)
-        fields["kind"] = kind
-        try:
-            spec = EndpointSpec.model_validate(fields)
-        except ValidationError as exc:
-            raise _validation_error(exc) from None
-        if kind == EndpointKind.WEB_CHAT and not _has_selectors(spec):
-            spec = await _discover_web_chat(desk, spec)
-        return await desk.add(spec, prove=prove, start=start)
-    except BaseException:
-        for ref in created_refs:
-            with contextlib.suppress(DeskError):
-                desk.secrets.delete(ref)
-        raise
+    return AddRequest(
+        url=base_url,
+        name=name,
+        kind=body.get("kind"),
+        api_key_env=body.get("api_key_env"),
+        fields=_spec_fields(body),
+        expect=_expect(body.get("provider_type")),
+        prove=_flag(body, "prove", True),
+        start=_flag(body, "start", bool(body.get("enabled", True))),
+    )
 
 
-def _spec_fields(
-    desk: Desk, body: dict[str, Any], slug: str, created_refs: list[str]
-) -> dict[str, Any]:
-    """EndpointSpec fields from a create body; secret values become references."""
+def _spec_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The body's ``EndpointSpec`` fields (limits gathered, selectors into options)."""
     fields: dict[str, Any] = {
-        k: v for k, v in body.items() if k in SPEC_FIELDS and k not in ("kind",)
+        k: v for k, v in body.items() if k in SPEC_FIELDS and k not in _GIVEN_APART
     }
-    fields["name"] = slug
-    if isinstance(body.get("name"), str) and body["name"].strip() != slug:
-        fields.setdefault("display_name", body["name"].strip())
-    fields["base_url"] = str(body.get("base_url") or body.get("url")).strip()
-    env_name = body.get("api_key_env")
-    if env_name is not None:
-        if not isinstance(env_name, str) or not env_name:
-            raise Unprocessable("'api_key_env' must be a variable name", param="api_key_env")
-        if body.get("api_key"):
-            raise Unprocessable("give either 'api_key' or 'api_key_env'", param="api_key")
-        fields["api_key"] = f"env:{env_name}"
     limits = dict(body.get("limits") or {})
     for key in LIMIT_FIELDS:
         if key in body:
@@ -116,121 +91,34 @@ def _spec_fields(
             raise Unprocessable("'selectors' must be an object", param="selectors")
         # the web chat adapter reads its selectors as top-level option keys
         fields["options"] = {**(fields.get("options") or {}), **selectors}
-    secrets_into_refs(desk, fields, slug, created_refs)
     return fields
+
+
+def _expect(provider: Any) -> Literal["api", "web_chat"] | None:
+    if provider is None:
+        return None
+    if provider not in PROVIDER_TYPES:
+        raise Unprocessable(
+            f"unknown provider_type {provider!r}; one of: {', '.join(PROVIDER_TYPES)}",
+            param="provider_type",
+        )
+    return "web_chat" if provider == "web_chat" else "api"
 
 
 def secrets_into_refs(
     desk: Desk, fields: dict[str, Any], slug: str, created_refs: list[str]
 ) -> None:
     """Store secret values (``api_key``, ``username``, ``password``, credential
-    headers) and keep only their references in ``fields``."""
-    secrets = desk.secrets
-    for field in SECRET_FIELDS:
-        value = fields.get(field)
-        if value is None or value == "":
-            fields.pop(field, None)
-            continue
-        if not isinstance(value, str):
-            raise Unprocessable(f"'{field}' must be a string", param=field)
-        if secrets.is_ref(value):
-            continue
-        ref = desk.store_secret(slug, field, value)
-        created_refs.append(ref)
-        fields[field] = ref
-    headers = fields.get("headers")
-    if isinstance(headers, dict):
-        safe: dict[str, Any] = {}
-        for hname, hvalue in headers.items():
-            if (
-                isinstance(hname, str)
-                and hname.lower() in _CREDENTIAL_HEADERS
-                and isinstance(hvalue, str)
-                and hvalue
-                and not secrets.is_ref(hvalue)
-            ):
-                ref = desk.store_secret(slug, f"header.{slugify(hname)}", hvalue)
-                created_refs.append(ref)
-                safe[hname] = ref
-            else:
-                safe[hname] = hvalue
-        fields["headers"] = safe
-
-
-async def _kind(
-    desk: Desk, body: dict[str, Any], base_url: str, fields: dict[str, Any]
-) -> EndpointKind:
-    """The exact kind: given, implied by ``provider_type: web_chat``, or detected."""
-    kind = body.get("kind")
-    if kind is not None:
-        try:
-            return EndpointKind(kind)
-        except ValueError:
-            raise Unprocessable(
-                f"unknown kind {kind!r}; one of: {', '.join(k.value for k in EndpointKind)}",
-                param="kind",
-            ) from None
-    provider = body.get("provider_type")
-    if provider is not None and provider not in PROVIDER_TYPES:
-        raise Unprocessable(
-            f"unknown provider_type {provider!r}; one of: {', '.join(PROVIDER_TYPES)}",
-            param="provider_type",
-        )
-    if provider == "web_chat":
-        return EndpointKind.WEB_CHAT
-    from endpoint_desk.discovery.probe import detect
-
-    key_ref = fields.get("api_key")
-    key = desk.secrets.resolve(key_ref) if key_ref else None
-    detection = await detect(base_url, api_key=key)
-    if detection.kind == EndpointKind.WEB_CHAT and provider in ("rest_api", "api_token"):
-        raise Unprocessable(
-            f"{base_url} answers with a web page, not an API the desk knows; "
-            "use provider_type 'web_chat' or give 'kind'",
-            param="provider_type",
-        )
-    fields["base_url"] = detection.base_url
-    if detection.models and not fields.get("models"):
-        fields["models"] = detection.models[:200]
-    return detection.kind
-
-
-async def _discover_web_chat(desk: Desk, spec: EndpointSpec) -> EndpointSpec:
-    """Let discovery find a web chat's selectors, once that module exists."""
+    headers) and keep only their references in ``fields`` (``PATCH``)."""
+    stored = StoredSecrets(desk.secrets, slug)
     try:
-        module = importlib.import_module("endpoint_desk.discovery.webchat")
-    except ImportError:
-        module = None
-    configure = getattr(module, "configure_web_chat", None) if module else None
-    if configure is None:
-        raise Unprocessable(
-            "web chat discovery not available yet: give 'selectors' "
-            '({"input": ..., "send": ..., "assistant": ...}) for a web_chat endpoint',
-            param="selectors",
-        )
-    offered: dict[str, Any] = {
-        "name": spec.name,
-        "description": spec.note or None,
-        "store": desk.store,
-        "browser_config": spec.browser_config,
-        "username": spec.username,
-        "password": spec.password,
-        "resolve_secret": desk.secrets.resolve,
-        "login_url": spec.login_url,
-    }
-    params = inspect.signature(configure).parameters
-    kwargs = {k: v for k, v in offered.items() if k in params and v is not None}
-    outcome = configure(spec.base_url, **kwargs)
-    if inspect.isawaitable(outcome):
-        outcome = await outcome
-    found = getattr(outcome, "spec", outcome)
-    if not isinstance(found, EndpointSpec):
-        raise ConfigError("web chat discovery returned no configuration")
-    # what the user gave explicitly wins, except the selectors discovery verified
-    given = {k: getattr(spec, k) for k in spec.model_fields_set if k not in ("kind", "name")}
-    given["options"] = {**spec.options, **found.options}
-    given.pop("base_url", None)
-    return found.model_copy(update=given)
+        stored.into_refs(fields)
+    except BaseException as exc:
+        stored.rollback()
+        if isinstance(exc, BadRequest) and not isinstance(exc, Unprocessable):
+            raise Unprocessable(exc.message, param=exc.param) from None
+        raise
+    created_refs.extend(stored.refs)
 
 
 def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
@@ -238,8 +126,3 @@ def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise Unprocessable(f"'{key}' must be true or false", param=key)
     return value
-
-
-def _has_selectors(spec: EndpointSpec) -> bool:
-    """Whether a web chat spec names at least its input and its assistant messages."""
-    return bool(spec.options.get("input")) and bool(spec.options.get("assistant"))

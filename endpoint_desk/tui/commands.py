@@ -3,7 +3,6 @@ theme, the /v1 server, the demo portfolio, quit) and the command palette's entri
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,16 +57,8 @@ class DeskCommands(EngineLink):
             self.notify("/v1 server stopped", title="Server")
             self.post_message(ServerStatus(None))
             return
-        try:
-            module = importlib.import_module("endpoint_desk.server.app")
-            start_server = module.start_server
-        except (ImportError, AttributeError):
-            self.notify(
-                "server not available in this build (endpoint_desk.server.app is missing)",
-                title="Server",
-                severity="warning",
-            )
-            return
+        from endpoint_desk.server.app import start_server
+
         if not self.desk_ready:
             raise DeskError("the desk is not open yet")
         self.server = await start_server(self.desk)

@@ -26,6 +26,7 @@ from textual.widgets import (
 from textual_plotext import PlotextPlot
 
 from endpoint_desk.core.errors import ConfigError, DeskError
+from endpoint_desk.core.inputs import parse_model_map
 from endpoint_desk.core.tools import capability_words
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.tui.charts import draw_latency, draw_success
@@ -39,7 +40,6 @@ from endpoint_desk.tui.format import (
     level_text,
     mask_secret_ref,
     mask_value,
-    parse_mapping,
     role_color,
     state_text,
 )
@@ -331,6 +331,7 @@ class DetailScreen(Screen[None]):
 
         Raises:
             ConfigError: a field does not parse (names the field).
+            BadRequest: the model mapping is not ``ASKED=UPSTREAM`` items.
         """
         view = self.desk_app.desk.endpoint(self.endpoint_name)
         limits = view.spec.limits.model_dump()
@@ -338,10 +339,7 @@ class DetailScreen(Screen[None]):
             limits[key] = parse_number(label, self.query_one(f"#f-{key}", Input).value, kind)
         weight = parse_number("weight", self.query_one("#f-weight", Input).value, "float")
         tier = parse_number("tier", self.query_one("#f-tier", Input).value, "int")
-        try:
-            mapping = parse_mapping(self.query_one("#f-mapping", Input).value)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        mapping = parse_model_map(self.query_one("#f-mapping", Input).value)
         default_model = self.query_one("#f-default-model", Input).value.strip() or None
         return {
             "limits": limits,
@@ -381,13 +379,7 @@ class DetailScreen(Screen[None]):
         self.reload()
 
     def action_switch(self) -> None:
-        app = self.desk_app
-        name = self.endpoint_name
-        view = app.desk.endpoint(name)
-        if view.spec.enabled and view.state.value != "error":
-            app.run_engine(lambda: app.desk.stop(name), f"Switching {name} OFF")
-        else:
-            app.run_engine(lambda: app.desk.start(name), f"Switching {name} ON")
+        self.desk_app.switch_endpoint(self.endpoint_name)
 
     def action_test(self) -> None:
         app = self.desk_app

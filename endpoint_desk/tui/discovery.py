@@ -1,15 +1,16 @@
 """Discovery: paste a URL (and a key), watch each probe step, review, save and start.
-A scan lists what ``desk scan`` finds on this machine, ready to add."""
+A scan lists what ``desk scan`` finds on this machine, ready to add.
+
+Both go through the engine's one add flow (``engine/onboard.py``): **Detect** plans
+(each step shows as the flow reports it), **Save and start** proves and saves; a plan
+that is not saved (detected again, a failed save, the app closing) leaves no secret.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import importlib.util
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from rich.markup import escape
 from rich.text import Text
@@ -19,47 +20,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, RichLog, Static
 
-from endpoint_desk.core.errors import DeskError
-from endpoint_desk.core.models import EndpointKind, EndpointSpec, slugify
-from endpoint_desk.tui.format import fmt_ms, models_summary, role_color
+from endpoint_desk.core.errors import DeskError, LoginRequired
+from endpoint_desk.core.models import slugify
+from endpoint_desk.engine.onboard import AddPlan, AddRequest, AddStep, Onboarding
+from endpoint_desk.engine.scan_add import ScanCandidate, scan_candidates
+from endpoint_desk.tui.engine_link import describe_error
+from endpoint_desk.tui.format import fmt_ms, mask_secret_ref, models_summary, role_color
 
 if TYPE_CHECKING:
     from endpoint_desk.tui.app import DeskApp
 
-WEBCHAT_MODULE = "endpoint_desk.discovery.webchat"
-SCANNER_MODULE = "endpoint_desk.discovery.scanner"
-
-
-def module_available(name: str) -> bool:
-    """Whether an optional discovery module is part of this build."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def default_name(url: str) -> str:
-    """A name from a URL: ``local-9100`` for localhost, else the host's main label."""
-    parts = urlsplit(url if "://" in url else "http://" + url)
-    host = (parts.hostname or "endpoint").lower()
-    if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
-        return slugify(f"local-{parts.port or 80}")
-    labels = [x for x in host.split(".") if x not in ("www", "api", "chat", "com", "ai", "io")]
-    return slugify(labels[0] if labels else host)
-
-
-@dataclass
-class Found:
-    """What discovery found, waiting for the person's review."""
-
-    kind: EndpointKind
-    base_url: str
-    models: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
-    confidence: str = "medium"
-    api_key_ref: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    spec: EndpointSpec | None = None
+PROBED = "OpenAI /v1/models, Anthropic, Gemini, Ollama /api/tags, page"
 
 
 class DiscoveryPane(Vertical):
@@ -84,8 +55,12 @@ class DiscoveryPane(Vertical):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.found: Found | None = None
-        self.scan_rows: dict[str, Any] = {}
+        self.found: AddPlan | None = None
+        """The plan under review (saved by **Save and start**)."""
+        self.request: AddRequest | None = None
+        """What was last asked for (planned again when a save failed)."""
+        self.scan_rows: dict[str, ScanCandidate] = {}
+        self._onboarding: Onboarding | None = None
 
     @property
     def desk_app(self) -> DeskApp:
@@ -144,6 +119,13 @@ class DiscoveryPane(Vertical):
 
     # ------------------------------------------------------------------ detect
 
+    @property
+    def onboarding(self) -> Onboarding:
+        """The engine's add flow, reporting each step here."""
+        if self._onboarding is None:
+            self._onboarding = Onboarding(self.desk_app.desk, self.show_step)
+        return self._onboarding
+
     @on(Input.Submitted, "#d-url")
     @on(Button.Pressed, "#d-detect")
     def action_detect(self) -> None:
@@ -152,119 +134,83 @@ class DiscoveryPane(Vertical):
             self.desk_app.notify("paste a URL first", severity="warning")
             self.focus_default()
             return
-        if not url.startswith(("http://", "https://")):
-            url = "http://" + url
-        key = self.query_one("#d-key", Input).value.strip() or None
-        self.found = None
+        user = self.query_one("#d-user", Input).value.strip()
+        password = self.query_one("#d-pass", Input).value
+        login = bool(user and password)
+        self.plan_add(
+            AddRequest(
+                url=url,
+                name=self.query_one("#d-name", Input).value.strip() or None,
+                api_key=self.query_one("#d-key", Input).value.strip() or None,
+                username=user if login else None,
+                password=password if login else None,
+            )
+        )
+
+    def plan_add(self, request: AddRequest) -> None:
+        """Plan ``request`` in a worker: each step shows as it happens, then the review."""
+        self.drop_plan()
+        self.request = request
         self.query_one("#d-save", Button).disabled = True
         self.query_one("#d-review").display = False
         self.desk_app.run_worker(
-            self._detect(url, key), group="discovery", exclusive=True, exit_on_error=False
+            self._plan(request), group="discovery", exclusive=True, exit_on_error=False
         )
 
-    async def _detect(self, url: str, key: str | None) -> None:
-        from endpoint_desk.discovery.probe import detect
-
-        self.step(f"probing {url}: OpenAI /v1/models, Anthropic, Gemini, Ollama /api/tags, page")
-        started = time.perf_counter()
+    async def _plan(self, request: AddRequest) -> None:
         try:
-            det = await detect(url, api_key=key, progress=lambda line: self.step(line))
+            plan = await self.onboarding.plan(request)
         except DeskError as exc:
             self.step(exc.one_line(), "fail")
+            if isinstance(exc, LoginRequired):
+                self.query_one("#d-cred").display = True
+                self.step("fill the login and password above, then Detect again", "warn")
             return
         except Exception as exc:
             self.desk_app.show_error(exc, "Detecting")
             self.step(f"{type(exc).__name__}: {exc}", "fail")
             return
-        took = fmt_ms((time.perf_counter() - started) * 1000)
-        for line in det.evidence:
-            self.step(f"found: {line}", "ok")
-        self.step(f"it is {det.kind.value} at {det.base_url} (found in {took})", "ok")
-        if det.needs_key and not key:
-            self.step("it wants an API key: paste one above and detect again", "warn")
-        if det.kind is EndpointKind.WEB_CHAT:
-            await self._webchat(url, det)
-            return
-        confidence = "high" if det.models and det.evidence else "medium"
-        self.show_found(
-            Found(det.kind, det.base_url, list(det.models), list(det.evidence), confidence)
-        )
+        if plan.detection is None and plan.discovery is None:
+            for line in plan.evidence:
+                self.step(f"found: {line}", "ok")
+        self.show_found(plan)
 
-    async def _webchat(self, url: str, det: Any) -> None:
-        """A web chat page: the engine's web chat discovery drives it in a browser, and
-        each of its steps shows here as it finishes."""
-        self.query_one("#d-cred").display = True
-        try:
-            api = importlib.import_module("endpoint_desk.engine.api")
-            configure = api.configure_web_chat_for
-        except (ImportError, AttributeError):
-            configure = None
-        if configure is None or not module_available(WEBCHAT_MODULE):
-            self.step(
-                "this looks like a web page; configuring web chat pages needs the web chat "
-                "discovery (endpoint_desk.discovery.webchat), which is not in this build yet",
-                "warn",
-            )
-            return
-        app = self.desk_app
-        name = slugify(self.query_one("#d-name", Input).value.strip() or default_name(url))
-        user = self.query_one("#d-user", Input).value.strip()
-        password = self.query_one("#d-pass", Input).value
-        refs: list[str] = []
-        try:
-            user_ref = pass_ref = None
-            if user and password:
-                user_ref = app.desk.store_secret(name, "username", user)
-                pass_ref = app.desk.store_secret(name, "password", password)
-                refs = [user_ref, pass_ref]
-
-            def progress(step: Any) -> None:
-                took = f" ({step.ms:.0f} ms)" if getattr(step, "ms", 0) else ""
-                self.step(f"{step.name}: {step.detail}{took}", "ok" if step.ok else "fail")
-
+    def show_step(self, step: AddStep) -> None:
+        """One step of the engine's add flow, in words."""
+        took = f" ({fmt_ms(step.ms)})" if step.ms else ""
+        level = "info" if step.ok is None else ("ok" if step.ok else "fail")
+        if step.stage == "probe":
+            self.step(f"probing {step.text}: {PROBED}")
+        elif step.stage == "evidence":
+            self.step(f"found: {step.text}", level)
+        elif step.stage == "detected":
+            self.step(f"{step.text} (found in {fmt_ms(step.ms)})", level)
+        elif step.stage == "web_chat":
+            self.query_one("#d-cred").display = True
             self.step("a headless browser works the page out (this takes a while)…")
-            outcome = await configure(
-                app.desk, url, name=name, username=user_ref, password=pass_ref, progress=progress
-            )
-        except DeskError as exc:
-            for ref in refs:
-                with contextlib.suppress(DeskError):
-                    app.desk.secrets.delete(ref)
-            self.step(exc.one_line(), "fail")
-            if exc.kind == "login_required" or "login" in exc.title.lower():
-                self.step("fill the login and password above, then Detect again", "warn")
-            return
-        spec: EndpointSpec = outcome.spec
-        evidence = [str(x) for x in getattr(outcome, "evidence", []) or []]
-        confidence = getattr(outcome, "confidence", None)
-        label = f"{confidence:.0%}" if isinstance(confidence, float) else str(confidence)
-        self.show_found(
-            Found(
-                EndpointKind.WEB_CHAT,
-                spec.base_url,
-                list(spec.models),
-                evidence or list(det.evidence),
-                label,
-                options=dict(spec.options),
-                spec=spec,
-            )
-        )
+        elif step.stage == "web_step":
+            self.step(f"{step.name}: {step.text}{took}", level)
+        elif step.stage == "prove":
+            self.step(f"proving {step.text} with a live call…")
+        else:
+            self.step(step.text, level)
 
-    def show_found(self, found: Found) -> None:
+    def show_found(self, plan: AddPlan) -> None:
         """Show what was found for review and enable saving."""
-        self.found = found
+        self.found = plan
+        spec = plan.spec
         name_box = self.query_one("#d-name", Input)
         if not name_box.value.strip():
-            name_box.value = default_name(found.base_url)
+            name_box.value = spec.name
         lines = [
-            f"[b]kind[/b] {found.kind.value}   [b]confidence[/b] {found.confidence}",
-            f"[b]base URL[/b] {escape(found.base_url)}",
-            f"[b]models[/b] {models_summary(found.models, 60)}",
+            f"[b]kind[/b] {spec.kind.value}   [b]confidence[/b] {plan.confidence}",
+            f"[b]base URL[/b] {escape(spec.base_url)}",
+            f"[b]models[/b] {models_summary(spec.models, 60)}",
         ]
-        if found.api_key_ref:
-            lines.append(f"[b]key[/b] {found.api_key_ref}")
+        if spec.api_key:
+            lines.append(f"[b]key[/b] {escape(mask_secret_ref(spec.api_key))}")
         for key in ("input", "send", "assistant", "new_chat"):
-            value = found.options.get(key) if found.options else None
+            value = spec.options.get(key)
             if value:
                 lines.append(f"[b]{key}[/b] {escape(str(value))}")
         lines.append("Check the name, then [b]Save and start[/b] (ctrl+s).")
@@ -273,69 +219,58 @@ class DiscoveryPane(Vertical):
         review.display = True
         self.query_one("#d-save", Button).disabled = False
 
+    def drop_plan(self) -> None:
+        """Forget the plan under review (its stored secrets are deleted)."""
+        plan, self.found = self.found, None
+        if plan is not None:
+            self.onboarding.discard(plan)
+
+    def on_unmount(self) -> None:
+        self.drop_plan()
+
     # ------------------------------------------------------------------ save
 
     @on(Button.Pressed, "#d-save")
     def action_save(self) -> None:
-        found = self.found
-        if found is None:
+        request = self.request
+        if request is None:
             self.desk_app.notify("detect a URL first", severity="warning")
             return
-        raw_name = self.query_one("#d-name", Input).value.strip() or default_name(found.base_url)
-        name = slugify(raw_name)
-        if not name:
+        typed = self.query_one("#d-name", Input).value.strip()
+        name = slugify(typed) if typed else (self.found.spec.name if self.found else None)
+        if typed and not name:
             self.desk_app.notify("the name needs a letter or a digit", severity="error")
             return
         key = self.query_one("#d-key", Input).value.strip() or None
+        if key and key != request.api_key:
+            # a key pasted after detecting: plan again with it
+            self.drop_plan()
+            request = self.request = replace(request, api_key=key, api_key_env=None)
         self.query_one("#d-save", Button).disabled = True
         self.desk_app.run_worker(
-            self._save(found, name, key), group="discovery", exclusive=True, exit_on_error=False
+            self._save(request, name), group="discovery", exclusive=True, exit_on_error=False
         )
 
-    async def _save(self, found: Found, name: str, key: str | None) -> None:
-        app = self.desk_app
-        desk = app.desk
-        ref = found.api_key_ref
-        stored = False
+    async def _save(self, request: AddRequest, name: str | None) -> None:
+        plan, self.found = self.found, None  # the flow owns it now
         try:
-            if key and not ref:
-                ref = desk.store_secret(name, "api_key", key)
-                stored = True
-            if found.spec is not None:
-                update: dict[str, Any] = {"name": name}
-                if ref:
-                    update["api_key"] = ref
-                spec = found.spec.model_copy(update=update)
-            else:
-                spec = EndpointSpec(
-                    name=name,
-                    kind=found.kind,
-                    base_url=found.base_url,
-                    api_key=ref,
-                    models=found.models,
-                    options=found.options,
-                )
-            self.step(f"proving {name} with a live call…")
-            view = await desk.add(spec)
+            if plan is None:
+                plan = await self.onboarding.plan(replace(request, name=name or request.name))
+            view = await self.onboarding.commit(plan, name=name)
         except Exception as exc:
-            if stored and ref:
-                try:
-                    desk.secrets.delete(ref)
-                except DeskError:
-                    pass
-            from endpoint_desk.tui.engine_link import describe_error
-
             title, line = describe_error(exc)
             self.step(f"{title}: {line}", "fail")
+            self.step("nothing was saved and no secret kept; Save tries again", "warn")
             self.query_one("#d-save", Button).disabled = False
             return
+        app = self.desk_app
         self.step(
             f"saved {view.name}: {view.state.value}, answered in {fmt_ms(view.metrics.p50_ms)}",
             "ok",
         )
         app.notify(f"{view.name} added and {view.state.value}", title="Discovery")
-        self.found = None
-        for box in ("#d-url", "#d-key", "#d-name"):
+        self.request = None
+        for box in ("#d-url", "#d-key", "#d-name", "#d-user", "#d-pass"):
             self.query_one(box, Input).value = ""
         self.query_one("#d-review").display = False
 
@@ -343,20 +278,15 @@ class DiscoveryPane(Vertical):
 
     @on(Button.Pressed, "#d-scan")
     def action_scan(self) -> None:
-        self.start_scan()
-
-    def start_scan(self) -> None:
-        """Run the scanner (when this build has it) and list what it found."""
-        if not module_available(SCANNER_MODULE):
-            self.step("the scanner (endpoint_desk.discovery.scanner) is not in this build", "warn")
-            return
+        """Scan this machine and list what it found."""
         self.desk_app.run_worker(self._scan(), group="scan", exclusive=True, exit_on_error=False)
 
     async def _scan(self) -> None:
-        module = importlib.import_module(SCANNER_MODULE)
+        from endpoint_desk.discovery.scanner import scan
+
         self.step("scanning the environment for API keys and localhost for model servers…")
         try:
-            report = await module.scan()
+            report = await scan()
         except DeskError as exc:
             self.step(exc.one_line(), "fail")
             return
@@ -364,28 +294,19 @@ class DiscoveryPane(Vertical):
         table.clear()
         self.scan_rows.clear()
         taken = {v.name for v in self.desk_app.desk.endpoints()}
-        for i, srv in enumerate(getattr(report, "servers", [])):
-            key = f"server-{i}"
-            self.scan_rows[key] = srv
+        for i, candidate in enumerate(scan_candidates(report)):
+            key = f"found-{i}"
+            self.scan_rows[key] = candidate
+            models = candidate.request.models
             table.add_row(
-                getattr(srv, "product", "") or "server",
-                srv.kind.value,
-                srv.url,
-                models_summary(list(getattr(srv, "models", [])), 30),
-                key=key,
-            )
-        for i, found_key in enumerate(getattr(report, "keys", [])):
-            key = f"key-{i}"
-            self.scan_rows[key] = found_key
-            table.add_row(
-                getattr(found_key, "label", found_key.provider),
-                found_key.kind.value,
-                f"${found_key.env_var}",
-                "(listed when added)",
+                candidate.label,
+                candidate.kind.value,
+                candidate.where,
+                models_summary(models, 30) if models else "(listed when added)",
                 key=key,
             )
         count = len(self.scan_rows)
-        ms = fmt_ms(getattr(report, "elapsed_ms", None))
+        ms = fmt_ms(report.elapsed_ms)
         self.step(f"scan found {count} candidate(s) in {ms}; select one to add it", "ok")
         if taken:
             self.step(f"already in the portfolio: {', '.join(sorted(taken)[:8])}")
@@ -395,28 +316,11 @@ class DiscoveryPane(Vertical):
 
     @on(DataTable.RowSelected, "#d-scan-table")
     def _scan_row(self, event: DataTable.RowSelected) -> None:
-        item = self.scan_rows.get(str(event.row_key.value))
-        if item is None:
+        candidate = self.scan_rows.get(str(event.row_key.value))
+        if candidate is None:
             return
-        url_box = self.query_one("#d-url", Input)
-        name_box = self.query_one("#d-name", Input)
-        if hasattr(item, "env_var"):
-            url_box.value = item.base_url
-            name_box.value = getattr(item, "provider", "") or default_name(item.base_url)
-            self.show_found(
-                Found(
-                    item.kind,
-                    item.base_url,
-                    [],
-                    [f"API key in ${item.env_var}"],
-                    "medium",
-                    api_key_ref=f"env:{item.env_var}",
-                )
-            )
-            self.step(f"ready to add {item.label} with the key from ${item.env_var}", "ok")
-        else:
-            url_box.value = item.url
-            name_box.value = getattr(item, "name", "") or default_name(item.url)
-            self.action_detect()
-            return
+        request = candidate.request
+        self.query_one("#d-url", Input).value = request.url
+        self.query_one("#d-name", Input).value = request.name or ""
+        self.plan_add(request)
         self.query_one("#d-save", Button).focus()

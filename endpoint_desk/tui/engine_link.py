@@ -204,6 +204,15 @@ class EngineLink(App[None]):
             description=description,
         )
 
+    def switch_endpoint(self, name: str) -> None:
+        """The ON/OFF switch (``space`` in the portfolio and the details): OFF when a
+        person switched it ON and it is not in error, else ON."""
+        view = self.desk.endpoint(name)
+        if view.spec.enabled and view.state.value != "error":
+            self.run_engine(lambda: self.desk.stop(name), f"Switching {name} OFF")
+        else:
+            self.run_engine(lambda: self.desk.start(name), f"Switching {name} ON")
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker failures are shown."""
         if event.state != WorkerState.ERROR:

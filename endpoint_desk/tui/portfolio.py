@@ -228,22 +228,8 @@ class PortfolioPane(Vertical):
 
     def action_switch(self) -> None:
         name = self._selected_or_warn()
-        if name is None:
-            return
-        app = self.desk_app
-        view = app.desk.endpoint(name)
-        if view.spec.enabled and view.state.value != "error":
-
-            async def stop() -> None:
-                await app.desk.stop(name)
-
-            app.run_engine(stop, f"Switching {name} OFF")
-        else:
-
-            async def start() -> None:
-                await app.desk.start(name)
-
-            app.run_engine(start, f"Switching {name} ON")
+        if name is not None:
+            self.desk_app.switch_endpoint(name)
 
     def action_test(self) -> None:
         name = self._selected_or_warn()
@@ -385,7 +371,7 @@ class PortfolioPane(Vertical):
         from endpoint_desk.tui.discovery import DiscoveryPane
 
         self.action_add()
-        self.app.query_one(DiscoveryPane).start_scan()
+        self.app.query_one(DiscoveryPane).action_scan()
 
 
 __all__ = ["PortfolioPane"]

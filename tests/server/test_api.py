@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
+import socket
 from typing import Any
 
 import aiohttp
@@ -13,11 +12,18 @@ import pytest
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.server.app import RunningServer
 from endpoint_desk.sim import SimConfig, SimServer
+from tests.secretkit import secrets_left
 
 pytestmark = pytest.mark.timeout(60)
 
 SIM_KEY = "sk-upstream-secret-0123456789"
 PASSWORD = "hunter2-very-secret-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def _call(
@@ -206,37 +212,106 @@ async def test_unreachable_url_is_reported_and_no_secret_is_left(
     assert desk.secrets._read_file() == {}
 
 
-def _webchat_discovery_available() -> bool:
-    try:
-        module = importlib.import_module("endpoint_desk.discovery.webchat")
-    except ModuleNotFoundError:
-        return False
-    return hasattr(module, "configure_web_chat")
-
-
-async def test_web_chat_without_selectors_waits_for_discovery(
-    desk: Desk, server: RunningServer, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_web_chat_whose_discovery_fails_leaves_no_secret(
+    desk: Desk, server: RunningServer, http: aiohttp.ClientSession
 ) -> None:
-    # as before discovery existed: the module cannot be imported
-    monkeypatch.setitem(sys.modules, "endpoint_desk.discovery.webchat", None)
-    got, body, text = await _call(
+    """The login is stored before discovery runs (discovery signs in with it); when the
+    page cannot be configured, the secrets go again and nothing is saved."""
+    got, _, text = await _call(
         http,
         "POST",
         server.url + "/api/endpoints",
         json={
-            "name": "DeepSeek Web Chat",
+            "name": "Gone Chat",
             "provider_type": "web_chat",
-            "base_url": "https://chat.deepseek.com",
-            "login_url": "https://chat.deepseek.com/login",
+            "base_url": f"http://127.0.0.1:{free_port()}/",
             "username": "your_email@example.com",
             "password": PASSWORD,
-            "browser_config": {"headless": True, "anti_detection": True},
+            "headers": {"Cookie": "session=" + PASSWORD},
         },
     )
-    assert got == 422, text
-    assert "web chat discovery not available yet" in body["error"]["message"]
+    assert got == 502, text
     assert PASSWORD not in text
-    assert desk.secrets._read_file() == {}, "secrets of a refused create are removed"
+    assert desk.secrets._read_file() == {}, "secrets of a failed create are removed"
+    assert not secrets_left(desk.secrets, ["file:gone-chat.username", "file:gone-chat.password"])
+    assert desk.endpoints() == [] and await desk.store.list_endpoints() == []
+
+
+async def test_a_failed_proof_rolls_back_every_secret_it_stored(
+    desk: Desk, server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    """Kind given (no probing), secrets stored, then the live proof is refused: no secret
+    and no endpoint row is left."""
+    async with SimServer(SimConfig(api_key=SIM_KEY)) as sim:
+        got, body, text = await _call(
+            http,
+            "POST",
+            server.url + "/api/endpoints",
+            json={
+                "name": "wrong",
+                "kind": "openai",
+                "base_url": sim.url,
+                "api_key": "sk-wrong-key-000000000000",
+                "headers": {"X-Api-Key": "hk-extra-secret-0000", "Accept": "application/json"},
+            },
+        )
+        assert got == 502, text
+        assert body["error"]["code"] == "auth"
+    assert "hk-extra-secret" not in text and "sk-wrong-key" not in text
+    assert desk.secrets._read_file() == {}
+    assert not secrets_left(desk.secrets, ["file:wrong.api_key", "file:wrong.header.x-api-key"])
+    assert desk.endpoints() == [] and await desk.store.list_endpoints() == []
+
+
+async def test_delete_removes_every_secret_of_the_endpoint(
+    desk: Desk, server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    api = server.url + "/api/endpoints"
+    async with SimServer(SimConfig(api_key=SIM_KEY)) as sim:
+        got, body, text = await _call(
+            http,
+            "POST",
+            api,
+            json={
+                "name": "keyed",
+                "kind": "openai",
+                "base_url": sim.url,
+                "api_key": SIM_KEY,
+                "headers": {"X-Api-Key": "hk-extra-secret-0000", "Cookie": "sid=cookie-secret"},
+            },
+        )
+        assert got == 201, text
+        refs = [body["spec"]["api_key"], *body["spec"]["headers"].values()]
+        stored_as = [r.split(":", 1)[1] for r in refs]
+        assert stored_as == ["keyed.api_key", "keyed.header.x-api-key", "keyed.header.cookie"]
+        assert "hk-extra-secret" not in text and "cookie-secret" not in text
+        got, body, text = await _call(
+            http,
+            "POST",
+            api,
+            json={
+                "name": "Login Chat",
+                "provider_type": "web_chat",
+                "base_url": sim.url + "/chat",
+                "username": "me@example.com",
+                "password": PASSWORD,
+                "selectors": {"input": "textarea", "assistant": ".msg"},
+                "prove": False,
+                "start": False,
+            },
+        )
+        assert got == 201, text
+        chat_refs = [body["spec"]["username"], body["spec"]["password"]]
+        assert all(desk.secrets.resolve(r) for r in refs + chat_refs)
+
+        assert (await _call(http, "DELETE", api + "/keyed"))[0] == 200
+        assert not secrets_left(desk.secrets, refs)
+        assert desk.secrets.resolve(chat_refs[1]) == PASSWORD  # the other endpoint's stay
+        assert (await _call(http, "DELETE", api + "/login-chat"))[0] == 200
+        assert not secrets_left(desk.secrets, chat_refs)
+    assert desk.secrets._read_file() == {}
 
 
 async def test_web_chat_body_is_accepted_and_secrets_stored(
@@ -275,7 +350,6 @@ async def test_web_chat_body_is_accepted_and_secrets_stored(
 
 @pytest.mark.browser
 @pytest.mark.timeout(240)
-@pytest.mark.skipif(not _webchat_discovery_available(), reason="no web chat discovery")
 async def test_web_chat_without_selectors_is_configured_by_discovery(
     desk: Desk, server: RunningServer, http: aiohttp.ClientSession
 ) -> None:

@@ -9,7 +9,6 @@ from endpoint_desk.engine.events import Alert, EndpointChanged, HealthChecked, R
 from endpoint_desk.engine.metrics import EndpointMetrics
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.tui.detail import config_lines, parse_number
-from endpoint_desk.tui.discovery import default_name, module_available
 from endpoint_desk.tui.format import (
     STATE_LOOK,
     fmt_count,
@@ -20,7 +19,6 @@ from endpoint_desk.tui.format import (
     mask_secret_ref,
     mask_value,
     models_summary,
-    parse_mapping,
     sparkline,
     state_text,
 )
@@ -72,17 +70,11 @@ def test_secrets_are_masked() -> None:
     assert mask_value("short") == "•••••"
 
 
-def test_models_summary_and_mapping() -> None:
+def test_models_summary() -> None:
     assert models_summary([]) == "any"
     assert models_summary(["a", "b"]) == "a, b"
     summary = models_summary([f"model-{i}" for i in range(10)], 24)
     assert len(summary) <= 24 and summary.endswith("(+8)")
-    assert parse_mapping("fast = gpt-4o-mini, smart=gpt-4o\n") == {
-        "fast": "gpt-4o-mini",
-        "smart": "gpt-4o",
-    }
-    with pytest.raises(ValueError, match="ASKED=UPSTREAM"):
-        parse_mapping("fast")
 
 
 def test_logbook_turns_events_into_lines() -> None:
@@ -139,13 +131,6 @@ def test_detail_helpers() -> None:
     lines = dict(config_lines(EndpointView("gamma", spec, view.state, "", None, 0, view.metrics)))
     assert lines["API key"] == "file:gamma.api_key"
     assert "abcdefghijklmnopq" not in lines["header X-Token"]
-
-
-def test_discovery_helpers() -> None:
-    assert default_name("http://127.0.0.1:11434") == "local-11434"
-    assert default_name("https://api.openai.com/v1") == "openai"
-    assert module_available("endpoint_desk.discovery.probe")
-    assert not module_available("endpoint_desk.discovery.nothing_here")
 
 
 def test_the_engine_layers_do_not_import_textual() -> None:

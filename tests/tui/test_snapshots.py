@@ -21,9 +21,11 @@ from endpoint_desk.core.models import (
     Prices,
     Usage,
 )
+from endpoint_desk.engine.credentials import StoredSecrets
 from endpoint_desk.engine.events import Alert
+from endpoint_desk.engine.onboard import AddPlan
 from endpoint_desk.tui.app import DeskApp
-from endpoint_desk.tui.discovery import DiscoveryPane, Found
+from endpoint_desk.tui.discovery import DiscoveryPane
 from endpoint_desk.tui.portfolio import PortfolioPane
 from endpoint_desk.tui.terminal import Exchange, TerminalPane
 from tests.tui.conftest import wait_for
@@ -252,15 +254,15 @@ def test_discovery_review(snap_compare: Any, home: Any) -> None:
         pane.step("probing http://127.0.0.1:11434: OpenAI, Anthropic, Gemini, Ollama, page")
         pane.step("GET /api/tags answered with 2 models", "ok")
         pane.step("it is ollama at http://127.0.0.1:11434 (found in 12 ms)", "ok")
-        pane.show_found(
-            Found(
-                EndpointKind.OLLAMA,
-                "http://127.0.0.1:11434",
-                ["llama3.2:latest", "qwen2.5:7b"],
-                ["GET /api/tags answered with 2 models"],
-                "high",
-            )
+        spec = EndpointSpec(
+            name="local-11434",
+            kind=EndpointKind.OLLAMA,
+            base_url="http://127.0.0.1:11434",
+            models=["llama3.2:latest", "qwen2.5:7b"],
         )
+        evidence = ["GET /api/tags answered with 2 models"]
+        stored = StoredSecrets(app.desk.secrets, spec.name)
+        pane.show_found(AddPlan(spec, evidence, stored))
         pane.query_one("#d-save").focus()
         await pilot.pause(0.2)
 
