@@ -13,6 +13,7 @@ front door and the simulated upstream. Errors are ``BadRequest`` naming the fiel
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from endpoint_desk.core.errors import BadRequest
@@ -201,30 +202,65 @@ def messages_body(
 # ---------------------------------------------------------------------------
 
 
+def _part(block: dict[str, Any], at: str) -> dict[str, Any] | None:
+    """A text or image block (at path ``at``) as an OpenAI content part; other blocks
+    (thinking, documents, server-tool results) carry nothing the desk can pass on to
+    another protocol and give ``None``."""
+    kind = block.get("type")
+    if kind == "text":
+        return {"type": "text", "text": str(block.get("text", ""))}
+    if kind == "image":
+        return {"type": "image_url", "image_url": {"url": _image_url(block, at)}}
+    return None
+
+
 def _content_parts(blocks: list[Any], where: str) -> list[dict[str, Any]]:
     """Text and image blocks as OpenAI content parts."""
     parts: list[dict[str, Any]] = []
     for j, block in enumerate(blocks):
         if not isinstance(block, dict):
             raise BadRequest(f"{where}[{j}] must be an object", param=f"{where}[{j}]")
-        kind = block.get("type")
-        if kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text", ""))})
-        elif kind == "image":
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(block, where, j)}})
+        part = _part(block, f"{where}[{j}]")
+        if part is not None:
+            parts.append(part)
     return parts
 
 
-def _image_url(block: dict[str, Any], where: str, j: int) -> str:
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+"""The image media types Anthropic's API accepts in a base64 source."""
+
+
+def _image_url(block: dict[str, Any], at: str) -> str:
+    """An image block's source as a URL (``data:`` for base64), checked as Anthropic's
+    API checks it: a known media type and valid base64, or an http(s) URL."""
+    at = f"{at}.source"
     source = block.get("source")
-    if isinstance(source, dict):
-        if source.get("type") == "base64" and isinstance(source.get("data"), str):
-            return to_data_url(str(source.get("media_type") or "image/png"), source["data"])
-        if source.get("type") == "url" and isinstance(source.get("url"), str):
-            return str(source["url"])
-    raise BadRequest(
-        f"{where}[{j}].source must be a base64 or url image source", param=f"{where}[{j}].source"
-    )
+    kind = source.get("type") if isinstance(source, dict) else None
+    if isinstance(source, dict) and kind == "base64":
+        media = source.get("media_type")
+        if media not in IMAGE_TYPES:
+            raise BadRequest(
+                f"{at}.media_type must be one of {', '.join(sorted(IMAGE_TYPES))}, got {media!r}",
+                param=f"{at}.media_type",
+            )
+        data = source.get("data")
+        if not isinstance(data, str) or not data or not _is_base64(data):
+            raise BadRequest(f"{at}.data must be base64-encoded image data", param=f"{at}.data")
+        return to_data_url(str(media), data)
+    if isinstance(source, dict) and kind == "url":
+        url = source.get("url")
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            return url
+        raise BadRequest(f"{at}.url must be an http(s) URL", param=f"{at}.url")
+    raise BadRequest(f"{at} must be a base64 or url image source", param=at)
+
+
+def _is_base64(data: str) -> bool:
+    try:
+        base64.b64decode(data, validate=True)
+    except ValueError:
+        return False
+    return True
 
 
 def _simplify(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -233,7 +269,45 @@ def _simplify(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
     return parts
 
 
-def _read_turn(i: int, raw: Any) -> list[ChatMessage]:
+def _tool_use(block: dict[str, Any], at: str) -> dict[str, Any]:
+    """A ``tool_use`` block as an OpenAI tool call."""
+    if not isinstance(block.get("id"), str) or not block["id"]:
+        raise BadRequest(f"{at}.id must be a non-empty string", param=f"{at}.id")
+    if not isinstance(block.get("name"), str):
+        raise BadRequest(f"{at}.name must be a string", param=f"{at}.name")
+    return {
+        "id": block["id"],
+        "type": "function",
+        "function": {"name": block["name"], "arguments": dump_arguments(block.get("input", {}))},
+    }
+
+
+def _tool_result(block: dict[str, Any], at: str, used: set[str]) -> ChatMessage:
+    """A ``tool_result`` block as a ``tool`` message; it must answer a ``tool_use``
+    block of an earlier assistant turn (its id in ``used``)."""
+    call_id = block.get("tool_use_id")
+    if not isinstance(call_id, str):
+        raise BadRequest(f"{at}.tool_use_id must be a string", param=f"{at}.tool_use_id")
+    if call_id not in used:
+        raise BadRequest(
+            f"{at}.tool_use_id {call_id[:80]!r} answers no tool_use block of an earlier "
+            "assistant message",
+            param=f"{at}.tool_use_id",
+        )
+    result = block.get("content", "")
+    if isinstance(result, list):
+        body = _simplify(_content_parts(result, f"{at}.content"))
+    else:
+        body = "" if result is None else str(result)
+    if block.get("is_error") and isinstance(body, str):
+        body = "Error: " + body
+    return ChatMessage("tool", body, tool_call_id=call_id)
+
+
+def _read_turn(i: int, raw: Any, used: set[str]) -> list[ChatMessage]:
+    """One Anthropic turn as canonical messages (a user turn's ``tool_result`` blocks
+    become ``tool`` messages). ``used`` collects the ids of ``tool_use`` blocks so far;
+    a ``tool_result`` must answer one of them."""
     where = f"messages[{i}]"
     if not isinstance(raw, dict) or raw.get("role") not in ("user", "assistant"):
         raise BadRequest(f"{where} must have role 'user' or 'assistant'", param=f"{where}.role")
@@ -245,42 +319,25 @@ def _read_turn(i: int, raw: Any) -> list[ChatMessage]:
         raise BadRequest(f"{where}.content must be a string or an array", param=f"{where}.content")
     out: list[ChatMessage] = []
     calls: list[dict[str, Any]] = []
-    plain: list[Any] = []
+    parts: list[dict[str, Any]] = []
     for j, block in enumerate(content):
         at = f"{where}.content[{j}]"
         if not isinstance(block, dict):
             raise BadRequest(f"{at} must be an object", param=at)
         kind = block.get("type")
-        if kind == "tool_use" and role == "assistant":
-            if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
-                raise BadRequest(f"{at} needs 'id' and 'name'", param=at)
-            calls.append(
-                {
-                    "id": block["id"],
-                    "type": "function",
-                    "function": {
-                        "name": block["name"],
-                        "arguments": dump_arguments(block.get("input", {})),
-                    },
-                }
-            )
-        elif kind == "tool_result" and role == "user":
-            if not isinstance(block.get("tool_use_id"), str):
-                raise BadRequest(f"{at}.tool_use_id must be a string", param=f"{at}.tool_use_id")
-            result = block.get("content", "")
-            body = (
-                _simplify(_content_parts(result, f"{at}.content"))
-                if isinstance(result, list)
-                else str(result)
-            )
-            if block.get("is_error") and isinstance(body, str):
-                body = "Error: " + body
-            out.append(ChatMessage("tool", body, tool_call_id=block["tool_use_id"]))
-        elif kind in ("text", "image"):
-            plain.append(block)
-        # thinking, redacted_thinking, documents and server-tool blocks carry nothing the
-        # desk can pass on to another protocol; they are left out
-    parts = _content_parts(plain, f"{where}.content")
+        if kind == "tool_use" or kind == "tool_result":
+            wanted = "assistant" if kind == "tool_use" else "user"
+            if role != wanted:
+                raise BadRequest(f"{at}: {kind} blocks belong in {wanted} turns", param=at)
+            if kind == "tool_use":
+                calls.append(_tool_use(block, at))
+            else:
+                out.append(_tool_result(block, at, used))
+            continue
+        part = _part(block, at)
+        if part is not None:
+            parts.append(part)
+    used.update(c["id"] for c in calls)
     if parts or calls or not out:
         out.append(ChatMessage(role, _simplify(parts), tool_calls=calls or None))
     return out
@@ -307,7 +364,17 @@ def _read_tools(raw: Any) -> list[dict[str, Any]] | None:
         if "input_schema" in tool:
             fn["parameters"] = tool["input_schema"]
         tools.append({"type": "function", "function": fn})
-    return check_tools(tools)
+    try:
+        return check_tools(tools)
+    except BadRequest as exc:
+        # name the field as the client wrote it: tools[i].input_schema, not OpenAI's path
+        param = None if exc.param is None else _anthropic_path(exc.param)
+        raise BadRequest(_anthropic_path(exc.message), param=param) from None
+
+
+def _anthropic_path(text: str) -> str:
+    """OpenAI's tool field paths in ``text`` as Anthropic's (``tools[0].input_schema``)."""
+    return text.replace(".function.parameters", ".input_schema").replace(".function.", ".")
 
 
 def _read_choice(raw: Any) -> tuple[Any, bool | None]:
@@ -355,8 +422,9 @@ def parse_messages_request(body: Any) -> ChatRequest:
         if not isinstance(system, str | list):
             raise BadRequest("system must be a string or an array of text blocks", param="system")
         messages.append(ChatMessage("system", text_of(system)))
+    used: set[str] = set()
     for i, raw in enumerate(raw_messages):
-        messages.extend(_read_turn(i, raw))
+        messages.extend(_read_turn(i, raw, used))
     check_tool_links(messages)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
