@@ -66,7 +66,10 @@ class Messages:
             creq = self._read(await request.read())
         except BadRequest as exc:
             return anthropic_error_response(400, exc.message)
-        stream = self.desk.stream(creq)
+        # ``raw``: an OpenAI-style adapter then yields one chunk per network read (text
+        # and tool calls still parsed; its raw bytes are not used here), so a burst of
+        # upstream events becomes one write to the client instead of one each
+        stream = self.desk.stream(creq, raw=creq.stream)
         if creq.stream:
             return await self._stream(request, creq, stream, t0)
         try:

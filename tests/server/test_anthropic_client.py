@@ -81,7 +81,7 @@ async def test_stream_helper(
     kind: str, sim: SimServer, add_sim: AddSim, server: RunningServer
 ) -> None:
     await add_position(add_sim, sim, kind)
-    sim.config.update({"chunks": 5})
+    sim.config.update({"chunks": 5, "chunk_delay": 0.03})  # pieces in separate reads
     async with (
         client(server) as c,
         c.messages.stream(
