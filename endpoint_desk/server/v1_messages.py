@@ -3,7 +3,7 @@
 ``ANTHROPIC_BASE_URL=http://127.0.0.1:8765``) can use any position of the desk.
 
 A Messages body is read into the engine's canonical request
-(``wire.anthropic.request.parse_messages_request``: system, tools, ``tool_use`` /
+(``wire.anthropic.read.parse_messages_request``: system, tools, ``tool_use`` /
 ``tool_result`` blocks, images, ``tool_choice``) and served by ``desk.stream`` like any
 ``/v1/chat/completions`` request: the same routing by model name (an endpoint's
 ``model_mapping`` maps Anthropic model names), capability routing, failover, metrics,
@@ -39,7 +39,7 @@ from endpoint_desk.server.responses import (
     json_response,
 )
 from endpoint_desk.server.streams import Opening, first_content, serve_events
-from endpoint_desk.wire.anthropic.request import parse_messages_request
+from endpoint_desk.wire.anthropic.read import parse_messages_request
 from endpoint_desk.wire.anthropic.response import StreamEncoder, error_event, message_body
 from endpoint_desk.wire.openai.encode import desk_extension
 
