@@ -98,20 +98,23 @@ class KeyCheck:
             authorization: the ``Authorization`` header.
             api_key: the ``x-api-key`` header (Anthropic clients send the key there).
         """
-        return _allows(self._api, authorization, api_key)
+        if self._api is None:
+            return True
+        # every presented key is compared (a list, not a short-circuit), so the time
+        # does not say which one matched
+        return any([key_matches(k, self._api) for k in _presented(authorization, api_key)])
 
     def allows_admin(self, authorization: str | None, api_key: str | None = None) -> bool:
         """Whether an ``/api`` request may pass (admin key if set, else the api key)."""
         expected = self._admin if self._admin is not None else self._api
-        return _allows(expected, authorization, api_key)
+        if expected is None:
+            return True
+        return any([key_matches(k, expected) for k in _presented(authorization, api_key)])
 
 
-def _allows(expected: bytes | None, authorization: str | None, api_key: str | None) -> bool:
-    """Whether either presented key matches ``expected`` (``None``: open). Both are
-    compared when both are present, so the time does not say which one matched."""
-    if expected is None:
-        return True
-    ok = key_matches(bearer_of(authorization), expected)
+def _presented(authorization: str | None, api_key: str | None) -> list[str | None]:
+    """The keys a request presents: its bearer token, and its ``x-api-key`` when sent."""
+    keys = [bearer_of(authorization)]
     if api_key is not None:
-        ok = key_matches(api_key.strip() or None, expected) | ok
-    return ok
+        keys.append(api_key.strip() or None)
+    return keys
