@@ -307,6 +307,21 @@ async def test_x_api_key_and_bearer_are_both_accepted(
         await srv.aclose()
 
 
+async def test_x_api_key_follows_the_admin_key_on_api(
+    desk: Desk, http: aiohttp.ClientSession
+) -> None:
+    admin = "desk-admin-key-9876543210"
+    srv = await start_server(desk, port=0, api_key=KEY, admin_key=admin)
+    try:
+        for key, status in ((KEY, 401), (admin, 200), ("desk-wrong-key-000000", 401)):
+            async with http.get(srv.url + "/api/endpoints", headers={"x-api-key": key}) as resp:
+                assert resp.status == status, key
+        async with http.get(srv.url + "/v1/models", headers={"x-api-key": KEY}) as resp:
+            assert resp.status == 200
+    finally:
+        await srv.aclose()
+
+
 async def test_failover_is_invisible(add_sim: AddSim, server: RunningServer) -> None:
     async with SimServer(SimConfig(fail_rate=1.0, fail_status=500)) as bad, SimServer() as good:
         await add_sim(
