@@ -15,9 +15,11 @@ For concurrency 1, 16 and 64, plain and streamed (20 chunks, ``include_usage``),
 a 50 ms upstream at concurrency 64, it prints req/s, p50/p99 latency, time to first
 byte and the gateway's CPU milliseconds per request (``/proc/<pid>/stat`` utime+stime
 of the gateway process over the cell), with ratios to the reference, then checks the
-targets of issue 5.
+targets of issue 5. The ``messages`` scenarios send the same requests to the desk's
+Anthropic front door (``POST /v1/messages``, the reply converted to Anthropic's shape
+and named events) while the reference still passes OpenAI's through (issue 13).
 
-Run: ``python bench/gateway.py`` (about 3 minutes) or ``--quick``; ``--json FILE``
+Run: ``python bench/gateway.py`` (about 5 minutes) or ``--quick``; ``--json FILE``
 keeps the numbers. ``--client both`` adds a second ``desk serve`` whose upstream calls
 go through aiohttp's client instead of the desk's own h1 client (``[http] client``),
 measured in the same interleaved rounds, and prints the two side by side.
@@ -127,15 +129,22 @@ class Cell:
         return self.cpu / self.requests * 1000 if self.requests else float("nan")
 
 
-def payload(model: str, stream: bool) -> bytes:
+def payload(model: str, stream: bool, door: str = "chat") -> bytes:
     body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "user", "content": "Say twenty words, please."}],
         "stream": stream,
     }
-    if stream:
+    if door == "messages":
+        body["max_tokens"] = 64
+    elif stream:
         body["stream_options"] = {"include_usage": True}
     return json.dumps(body).encode()
+
+
+DOORS = {"chat": "/v1/chat/completions", "messages": "/v1/messages"}
+STREAM_END = {"chat": b"[DONE]\n\n", "messages": b'{"type":"message_stop"}\n\n'}
+"""The path of each front door, and how a complete stream of it ends."""
 
 
 async def load(
@@ -147,6 +156,7 @@ async def load(
     duration: float,
     cell: Cell,
     pid: int | None,
+    end: bytes = STREAM_END["chat"],
 ) -> None:
     """Run ``concurrency`` closed-loop clients against ``url`` for ``duration`` seconds."""
     headers = {"Content-Type": "application/json"}
@@ -170,7 +180,7 @@ async def load(
                             if not data:
                                 break
                             last = data
-                        ok = resp.status == 200 and last.endswith(b"[DONE]\n\n")
+                        ok = resp.status == 200 and last.endswith(end)
                     else:
                         t1 = clock()
                         await resp.read()
@@ -200,9 +210,24 @@ async def load(
     cell.cpu += cpu1 - cpu0
 
 
-SCENARIOS: list[tuple[str, int, bool, str]] = [
-    (f"c{c} {'stream' if s else 'plain'}", c, s, MODEL) for c in (1, 16, 64) for s in (False, True)
-] + [("c64 plain, 50 ms upstream", 64, False, SLOW), ("c64 stream, 50 ms upstream", 64, True, SLOW)]
+SCENARIOS: list[tuple[str, int, bool, str, str]] = (
+    [
+        (f"c{c} {'stream' if s else 'plain'}", c, s, MODEL, "chat")
+        for c in (1, 16, 64)
+        for s in (False, True)
+    ]
+    + [
+        ("c64 plain, 50 ms upstream", 64, False, SLOW, "chat"),
+        ("c64 stream, 50 ms upstream", 64, True, SLOW, "chat"),
+    ]
+    + [
+        (f"c{c} messages {'stream' if s else 'plain'}", c, s, MODEL, "messages")
+        for c in (1, 16, 64)
+        for s in (False, True)
+    ]
+)
+"""(name, concurrency, streamed, model, the desk's front door). The ``messages`` ones skip
+``direct`` (the upstream speaks only OpenAI's API)."""
 
 
 async def setup_desk(
@@ -250,6 +275,8 @@ def table(results: dict[tuple[str, str], Cell], targets: tuple[str, ...] = TARGE
             continue
         ref = results[(name, "reference")]
         for target in targets:
+            if (name, target) not in results:
+                continue
             c = results[(name, target)]
             cpu = "-" if target == "direct" else f"{c.cpu_ms:.3f}"
             rps_ratio = "-" if target in ("direct", "reference") else f"{ratio(c, ref):.2f}x"
@@ -306,8 +333,18 @@ def verdicts(results: dict[tuple[str, str], Cell]) -> list[str]:
             f"{stream_cpu:.3f} ms",
         )
     )
+    for mode, limit in (("plain", 1.0), ("stream", 2.0)):
+        worst = max(cell(f"c{c} messages {mode}", "desk").cpu_ms for c in (1, 16, 64))
+        what = "request" if mode == "plain" else "20-chunk stream"
+        out.append(
+            _v(
+                f"desk CPU per /v1/messages {what} (worst) <= {limit:g} ms",
+                worst <= limit,
+                f"{worst:.3f} ms",
+            )
+        )
     for c in (16, 64):
-        for mode in ("plain", "stream"):
+        for mode in ("plain", "stream", "messages plain", "messages stream"):
             name = f"c{c} {mode}"
             r = ratio(cell(name, "desk"), cell(name, "reference"))
             out.append(_v(f"{name}: desk throughput >= 0.5x reference", r >= 0.5, f"{r:.2f}x"))
@@ -368,37 +405,44 @@ async def main(args: argparse.Namespace) -> int:
             results: dict[tuple[str, str], Cell] = {}
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                 # warm-up: connections, caches, the price lookup
-                for url, _pid in endpoints.values():
+                for target, (url, _pid) in endpoints.items():
                     for stream in (False, True):
-                        await load(
-                            session,
-                            url + "/v1/chat/completions",
-                            16,
-                            payload(MODEL, stream),
-                            stream,
-                            args.warmup,
-                            Cell(),
-                            None,
-                        )
+                        for door in ("chat", "messages") if target == "desk" else ("chat",):
+                            await load(
+                                session,
+                                url + DOORS[door],
+                                16,
+                                payload(MODEL, stream, door),
+                                stream,
+                                args.warmup,
+                                Cell(),
+                                None,
+                                STREAM_END[door],
+                            )
                 for rnd in range(args.rounds):
-                    for name, conc, stream, model in SCENARIOS:
+                    for name, conc, stream, model, door in SCENARIOS:
                         if args.only and args.only not in name:
                             continue
-                        body = payload(model, stream)
                         k = rnd % len(targets)
                         order = targets[k:] + targets[:k]
                         for target in order:
+                            if door != "chat" and target == "direct":
+                                continue
+                            # only the desk has the other front doors; the others pass
+                            # OpenAI's request through, for the same upstream work
+                            own = door if target == "desk" else "chat"
                             url, pid = endpoints[target]
                             cell = results.setdefault((name, target), Cell())
                             await load(
                                 session,
-                                url + "/v1/chat/completions",
+                                url + DOORS[own],
                                 conc,
-                                body,
+                                payload(model, stream, own),
                                 stream,
                                 args.duration,
                                 cell,
                                 pid,
+                                STREAM_END[own],
                             )
                     print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr, flush=True)
         finally:

@@ -71,7 +71,10 @@ def serve(
                 views = desk.endpoints()
                 serving = sum(1 for v in views if v.state.serving)
                 protected = bool(key or resolve_key(desk, desk.settings.server.api_key))
-                out.print(f"desk serving on {server.url}  (OpenAI base URL: {server.url}/v1)")
+                out.print(
+                    f"desk serving on {server.url}  (OpenAI base URL: {server.url}/v1; "
+                    f"Anthropic: {server.url})"
+                )
                 err.print(
                     f"endpoints: {serving} serving of {len(views)}; "
                     + ("bearer key required" if protected else "no key (this machine only)")

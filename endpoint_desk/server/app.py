@@ -10,6 +10,7 @@ Where each route lives:
 
 - ``POST /v1/chat/completions``: ``v1_chat.py`` (OpenAI's chat, plain and streamed);
 - ``POST /v1/embeddings``: ``v1_embeddings.py``;
+- ``POST /v1/messages[/count_tokens]``: ``v1_messages.py`` (Anthropic's Messages API);
 - ``GET /v1/models[/{model}]``: ``v1_models.py``;
 - ``/api/endpoints...``: ``api.py`` (the portfolio over HTTP);
 - ``GET /health``, ``GET /metrics``: ``ops.py``.
@@ -34,6 +35,7 @@ from endpoint_desk.server.middleware import Middleware
 from endpoint_desk.server.ops import Ops
 from endpoint_desk.server.v1_chat import ChatCompletions
 from endpoint_desk.server.v1_embeddings import Embeddings
+from endpoint_desk.server.v1_messages import Messages
 from endpoint_desk.server.v1_models import Models
 
 DESK_KEY: web.AppKey[Desk] = web.AppKey("desk", Desk)
@@ -58,6 +60,9 @@ def create_app(desk: Desk, keys: KeyCheck | None = None) -> web.Application:
     chat, models, ops = ChatCompletions(desk), Models(desk), Ops(desk, exporter)
     app.router.add_post("/v1/chat/completions", chat.handle)
     app.router.add_post("/v1/embeddings", Embeddings(desk).handle)
+    messages = Messages(desk)
+    app.router.add_post("/v1/messages", messages.handle)
+    app.router.add_post("/v1/messages/count_tokens", messages.count_tokens)
     app.router.add_get("/v1/models", models.list_all)
     app.router.add_get("/v1/models/{model:.+}", models.get)
     app.router.add_get("/health", ops.health)

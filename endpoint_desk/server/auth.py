@@ -1,6 +1,8 @@
-"""Bearer keys for ``/v1`` and ``/api``: resolution, constant-time checks, bind policy.
+"""Keys for ``/v1`` and ``/api``: resolution, constant-time checks, bind policy.
 
-Keys are compared with :func:`hmac.compare_digest` and never logged or echoed.
+A key comes as ``Authorization: Bearer <key>`` (OpenAI clients) or as ``x-api-key``
+(Anthropic clients). Keys are compared with :func:`hmac.compare_digest` and never
+logged or echoed.
 """
 
 from __future__ import annotations
@@ -89,15 +91,30 @@ class KeyCheck:
         """Whether any key is required."""
         return self._api is not None or self._admin is not None
 
-    def allows_v1(self, authorization: str | None) -> bool:
-        """Whether a ``/v1`` (or ``/metrics``) request may pass."""
+    def allows_v1(self, authorization: str | None, api_key: str | None = None) -> bool:
+        """Whether a ``/v1`` (or ``/metrics``) request may pass.
+
+        Args:
+            authorization: the ``Authorization`` header.
+            api_key: the ``x-api-key`` header (Anthropic clients send the key there).
+        """
         if self._api is None:
             return True
-        return key_matches(bearer_of(authorization), self._api)
+        # every presented key is compared (a list, not a short-circuit), so the time
+        # does not say which one matched
+        return any([key_matches(k, self._api) for k in _presented(authorization, api_key)])
 
-    def allows_admin(self, authorization: str | None) -> bool:
+    def allows_admin(self, authorization: str | None, api_key: str | None = None) -> bool:
         """Whether an ``/api`` request may pass (admin key if set, else the api key)."""
         expected = self._admin if self._admin is not None else self._api
         if expected is None:
             return True
-        return key_matches(bearer_of(authorization), expected)
+        return any([key_matches(k, expected) for k in _presented(authorization, api_key)])
+
+
+def _presented(authorization: str | None, api_key: str | None) -> list[str | None]:
+    """The keys a request presents: its bearer token, and its ``x-api-key`` when sent."""
+    keys = [bearer_of(authorization)]
+    if api_key is not None:
+        keys.append(api_key.strip() or None)
+    return keys

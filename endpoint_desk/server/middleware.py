@@ -1,6 +1,7 @@
-"""What every request of the gateway passes through: CORS preflight, bearer keys by
-path (``/v1`` or ``/api``; ``/health`` is open), errors in OpenAI's shape for
-everything a handler raises, and the count of responses by status (``/metrics``)."""
+"""What every request of the gateway passes through: CORS preflight, keys by path
+(``/v1`` or ``/api``, as a bearer or ``x-api-key``; ``/health`` is open), errors in the
+front door's shape (OpenAI's, or Anthropic's on ``/v1/messages``) for everything a
+handler raises, and the count of responses by status (``/metrics``)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,7 @@ from endpoint_desk.core.errors import DeskError
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.server.auth import KeyCheck
 from endpoint_desk.server.metrics import MetricsExporter
-from endpoint_desk.server.responses import (
-    desk_error_response,
-    error_response,
-    http_error_response,
-)
+from endpoint_desk.server.responses import errors_for, http_error_response
 
 log = logging.getLogger(__name__)
 
@@ -41,36 +38,37 @@ class Middleware:
 
     @web.middleware
     async def handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Auth by path, OpenAI-shaped errors for everything, response counting."""
+        """Auth by path, errors in the front door's shape, response counting."""
         if self.cors and request.method == "OPTIONS":
             return self._preflight(request)
         path = request.path
         if self.keys.enabled and not path.startswith("/health"):
-            auth = request.headers.get("Authorization")
+            headers = request.headers
+            auth, api_key = headers.get("Authorization"), headers.get("x-api-key")
             allowed = (
-                self.keys.allows_admin(auth)
+                self.keys.allows_admin(auth, api_key)
                 if path.startswith("/api/")
-                else self.keys.allows_v1(auth)
+                else self.keys.allows_v1(auth, api_key)
             )
             if not allowed:
                 self._count(401)
-                return error_response(
+                return errors_for(path).error(
                     401,
-                    "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                    "invalid_request_error",
-                    code="invalid_api_key",
-                    headers={"WWW-Authenticate": 'Bearer realm="desk"'},
+                    "missing or wrong API key: send 'Authorization: Bearer <key>' "
+                    "or 'x-api-key: <key>'",
+                    "invalid_api_key",
+                    {"WWW-Authenticate": 'Bearer realm="desk"'},
                 )
         try:
             resp = await handler(request)
         except web.HTTPException as exc:
-            resp = http_error_response(exc)
+            resp = http_error_response(exc, errors_for(path))
         except DeskError as exc:
-            resp = desk_error_response(self.desk, exc)
+            resp = errors_for(path).desk_error(self.desk, exc)
         except Exception:
             log.exception("unexpected error serving %s %s", request.method, path)
-            resp = error_response(
-                500, "the desk failed on this request (see the log)", "api_error", code="internal"
+            resp = errors_for(path).error(
+                500, "the desk failed on this request (see the log)", "internal", None
             )
         self._count(resp.status)
         if self.cors:
@@ -95,4 +93,4 @@ class Middleware:
                     "Vary": "Origin",
                 },
             )
-        return error_response(403, "CORS origin not allowed", code="cors")
+        return errors_for(request.path).error(403, "CORS origin not allowed", "cors", None)

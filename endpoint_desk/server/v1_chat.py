@@ -20,6 +20,7 @@ from endpoint_desk.core.models import ChatChunk, ChatRequest, new_id
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.engine.request_path import ChatStream
 from endpoint_desk.server.responses import desk_error_response, error_response, read_json_body
+from endpoint_desk.server.streams import first_content, serve_events
 from endpoint_desk.wire.openai import encode as wire
 
 
@@ -81,46 +82,21 @@ class ChatCompletions:
         bytes (the stream was asked with ``raw=True``); those are forwarded as received,
         one write per network read. Other chunks are encoded here."""
         t_engine = time.perf_counter()
-        it = stream.__aiter__()
-        pending: list[ChatChunk] = []
-        ended = False
         try:
-            while True:
-                try:
-                    chunk = await it.__anext__()
-                except StopAsyncIteration:
-                    ended = True
-                    break
-                pending.append(chunk)
-                if (
-                    chunk.delta
-                    or chunk.tool_calls
-                    or chunk.finish_reason is not None
-                    or chunk.usage is not None
-                ):
-                    break
+            opening = await first_content(stream)
         except DeskError as exc:
-            await stream.aclose()
             return desk_error_response(self.desk, exc)
-        except BaseException:
-            await stream.aclose()
-            raise
-        headers = dict(wire.SSE_HEADERS)
-        headers["x-desk-endpoint"] = stream.endpoint or ""
-        headers["x-desk-overhead-ms"] = f"{(t_engine - t0) * 1000:.2f}"
-        resp = _EventStream(headers=headers)
-        try:
-            await resp.prepare(request)
-            meta = pending[-1].metadata if pending else None
-            if meta is not None and "raw_sse" in meta:
+        it, pending, ended = opening.it, opening.pending, opening.ended
+        meta = pending[-1].metadata if pending else None
+        raw = meta is not None and "raw_sse" in meta
+
+        async def write(resp: web.StreamResponse) -> None:
+            if raw:
                 await _forward_raw(resp, it, pending, ended)
             else:
                 await _encode(resp, creq, stream, it, pending, ended)
-        except ConnectionResetError:
-            pass  # the client went away; closing the stream cancels the upstream call
-        finally:
-            await stream.aclose()
-        return resp
+
+        return await serve_events(request, stream, (t_engine - t0) * 1000, write)
 
 
 async def _encode(
@@ -210,9 +186,3 @@ async def _forward_raw(
 
 
 _DONE_TAIL = b"[DONE]\n\n"
-
-
-class _EventStream(web.StreamResponse):
-    """A stream response whose headers go out with its first data (one write less)."""
-
-    _send_headers_immediately = False

@@ -32,6 +32,14 @@ class Reply:
         return self.body.decode("utf-8", "replace")
 
 
+def assert_sane(reply: Reply) -> None:
+    """What every answer to anything must be: never a 500, never a traceback."""
+    assert reply.status != 500, reply.text
+    assert 200 <= reply.status < 600
+    assert "Traceback" not in reply.text
+    assert 'File "' not in reply.text
+
+
 @dataclass
 class LiveDesk:
     """A desk serving on 127.0.0.1 from a background thread."""

@@ -22,7 +22,15 @@ def desk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every desk file under a fresh folder; no developer config or key leaks in."""
     home = tmp_path / "home"
     monkeypatch.setenv("DESK_HOME", str(home))
-    for name in ("DESK_CONFIG", "DATABASE_URL", "DESK_API_KEY", "OPENAI_API_KEY"):
+    for name in (
+        "DESK_CONFIG",
+        "DATABASE_URL",
+        "DESK_API_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "ANTHROPIC_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return home

@@ -12,6 +12,7 @@ import pytest
 
 from endpoint_desk.core.models import ChatChunk, ChatMessage, ChatRequest, Usage
 from endpoint_desk.core.tools import ToolCallAssembler, parse_arguments
+from endpoint_desk.wire.anthropic import read as anth_read
 from endpoint_desk.wire.anthropic import request as anth_req
 from endpoint_desk.wire.anthropic import response as anth_resp
 from endpoint_desk.wire.gemini import request as gem_req
@@ -116,7 +117,7 @@ def test_anthropic_request_round_trip() -> None:
     assert body["messages"][2]["content"][0]["type"] == "tool_result"
     assert body["tool_choice"] == {"type": "tool", "name": "search"}
     assert body["tools"][0]["input_schema"] == TOOLS[0]["function"]["parameters"]
-    back = anth_req.parse_messages_request(orjson.loads(orjson.dumps(body)))
+    back = anth_read.parse_messages_request(orjson.loads(orjson.dumps(body)))
     assert shape(back) == shape(req)
     assert tool_names(back) == tool_names(req)
     assert back.tool_choice == req.tool_choice
@@ -362,7 +363,7 @@ def test_ollama_response_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "parse",
-    [anth_req.parse_messages_request, gem_req.parse_generate_request, oll_req.parse_chat_request],
+    [anth_read.parse_messages_request, gem_req.parse_generate_request, oll_req.parse_chat_request],
 )
 @pytest.mark.parametrize("body", [None, [], {}, {"model": 5}, {"messages": "x", "model": "m"}])
 def test_bad_bodies_are_bad_requests(parse: Callable[[Any], ChatRequest], body: Any) -> None:

@@ -1,4 +1,5 @@
-"""The canonical request as an Anthropic Messages body, and back.
+"""The canonical request as an Anthropic Messages body (the way back, reading a
+Messages body, is ``read.py``).
 
 To Anthropic (``messages_body``): system and developer messages become ``system``;
 assistant tool calls become ``tool_use`` blocks and ``tool`` messages ``tool_result``
@@ -6,29 +7,20 @@ blocks in a user turn; consecutive turns of one role are joined (the API wants t
 alternating); ``tools`` get ``input_schema``; ``tool_choice`` becomes ``auto`` /
 ``any`` / ``none`` / ``tool``; a JSON ``response_format`` becomes a forced tool whose
 input is the reply (``structured_tool``); images become ``image`` blocks.
-
-From Anthropic (``parse_messages_request``): the inverse, for the desk's ``/v1/messages``
-front door and the simulated upstream. Errors are ``BadRequest`` naming the field.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from endpoint_desk.core.errors import BadRequest
-from endpoint_desk.core.models import ChatMessage, ChatRequest, number_field
+from endpoint_desk.core.models import ChatMessage, ChatRequest
 from endpoint_desk.core.tools import (
-    check_response_format,
-    check_tool_choice,
-    check_tool_links,
-    check_tools,
-    dump_arguments,
     forced_tool,
     image_url_of,
     json_schema_of,
     parse_arguments,
 )
-from endpoint_desk.wire.common import data_url, text_of, to_data_url
+from endpoint_desk.wire.common import data_url
 
 DEFAULT_MAX_TOKENS = 4096
 DEFAULT_PASSTHROUGH = ("top_k", "metadata", "thinking", "service_tier")
@@ -194,197 +186,3 @@ def messages_body(
         if key in request.extra:
             body[key] = request.extra[key]
     return body
-
-
-# ---------------------------------------------------------------------------
-# Reading an Anthropic body (the /v1/messages front door, the sim)
-# ---------------------------------------------------------------------------
-
-
-def _content_parts(blocks: list[Any], where: str) -> list[dict[str, Any]]:
-    """Text and image blocks as OpenAI content parts."""
-    parts: list[dict[str, Any]] = []
-    for j, block in enumerate(blocks):
-        if not isinstance(block, dict):
-            raise BadRequest(f"{where}[{j}] must be an object", param=f"{where}[{j}]")
-        kind = block.get("type")
-        if kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text", ""))})
-        elif kind == "image":
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(block, where, j)}})
-    return parts
-
-
-def _image_url(block: dict[str, Any], where: str, j: int) -> str:
-    source = block.get("source")
-    if isinstance(source, dict):
-        if source.get("type") == "base64" and isinstance(source.get("data"), str):
-            return to_data_url(str(source.get("media_type") or "image/png"), source["data"])
-        if source.get("type") == "url" and isinstance(source.get("url"), str):
-            return str(source["url"])
-    raise BadRequest(
-        f"{where}[{j}].source must be a base64 or url image source", param=f"{where}[{j}].source"
-    )
-
-
-def _simplify(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
-    if all(p["type"] == "text" for p in parts):
-        return "".join(p["text"] for p in parts)
-    return parts
-
-
-def _read_turn(i: int, raw: Any) -> list[ChatMessage]:
-    where = f"messages[{i}]"
-    if not isinstance(raw, dict) or raw.get("role") not in ("user", "assistant"):
-        raise BadRequest(f"{where} must have role 'user' or 'assistant'", param=f"{where}.role")
-    role = raw["role"]
-    content = raw.get("content")
-    if isinstance(content, str):
-        return [ChatMessage(role, content)]
-    if not isinstance(content, list):
-        raise BadRequest(f"{where}.content must be a string or an array", param=f"{where}.content")
-    out: list[ChatMessage] = []
-    calls: list[dict[str, Any]] = []
-    plain: list[Any] = []
-    for j, block in enumerate(content):
-        at = f"{where}.content[{j}]"
-        if not isinstance(block, dict):
-            raise BadRequest(f"{at} must be an object", param=at)
-        kind = block.get("type")
-        if kind == "tool_use" and role == "assistant":
-            if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
-                raise BadRequest(f"{at} needs 'id' and 'name'", param=at)
-            calls.append(
-                {
-                    "id": block["id"],
-                    "type": "function",
-                    "function": {
-                        "name": block["name"],
-                        "arguments": dump_arguments(block.get("input", {})),
-                    },
-                }
-            )
-        elif kind == "tool_result" and role == "user":
-            if not isinstance(block.get("tool_use_id"), str):
-                raise BadRequest(f"{at}.tool_use_id must be a string", param=f"{at}.tool_use_id")
-            result = block.get("content", "")
-            body = (
-                _simplify(_content_parts(result, f"{at}.content"))
-                if isinstance(result, list)
-                else str(result)
-            )
-            if block.get("is_error") and isinstance(body, str):
-                body = "Error: " + body
-            out.append(ChatMessage("tool", body, tool_call_id=block["tool_use_id"]))
-        elif kind in ("text", "image"):
-            plain.append(block)
-        # thinking, redacted_thinking, documents and server-tool blocks carry nothing the
-        # desk can pass on to another protocol; they are left out
-    parts = _content_parts(plain, f"{where}.content")
-    if parts or calls or not out:
-        out.append(ChatMessage(role, _simplify(parts), tool_calls=calls or None))
-    return out
-
-
-def _read_tools(raw: Any) -> list[dict[str, Any]] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list):
-        raise BadRequest("'tools' must be an array", param="tools")
-    tools: list[dict[str, Any]] = []
-    for i, tool in enumerate(raw):
-        if not isinstance(tool, dict):
-            raise BadRequest(f"tools[{i}] must be an object", param=f"tools[{i}]")
-        if tool.get("type") not in (None, "custom"):
-            raise BadRequest(
-                f"tools[{i}] is a server tool ({tool.get('type')!r}); the desk passes on only "
-                "tools with an input_schema",
-                param=f"tools[{i}].type",
-            )
-        fn: dict[str, Any] = {"name": tool.get("name")}
-        if tool.get("description") is not None:
-            fn["description"] = tool["description"]
-        if "input_schema" in tool:
-            fn["parameters"] = tool["input_schema"]
-        tools.append({"type": "function", "function": fn})
-    return check_tools(tools)
-
-
-def _read_choice(raw: Any) -> tuple[Any, bool | None]:
-    """``tool_choice`` as OpenAI's, and ``parallel_tool_calls``."""
-    if raw is None:
-        return None, None
-    if not isinstance(raw, dict):
-        raise BadRequest("'tool_choice' must be an object", param="tool_choice")
-    kind = raw.get("type")
-    parallel = False if raw.get("disable_parallel_tool_use") else None
-    if kind == "auto":
-        return "auto", parallel
-    if kind == "any":
-        return "required", parallel
-    if kind == "none":
-        return "none", parallel
-    if kind == "tool":
-        return {"type": "function", "function": {"name": raw.get("name")}}, parallel
-    raise BadRequest(
-        f"'tool_choice.type' must be auto, any, tool or none, got {kind!r}",
-        param="tool_choice.type",
-    )
-
-
-def parse_messages_request(body: Any) -> ChatRequest:
-    """An Anthropic Messages body as the canonical request.
-
-    Raises:
-        BadRequest: naming the offending field.
-    """
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("model: Field required", param="model")
-    max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise BadRequest("max_tokens: Field required (a positive integer)", param="max_tokens")
-    raw_messages = body.get("messages")
-    if not isinstance(raw_messages, list) or not raw_messages:
-        raise BadRequest("messages: at least one message is required", param="messages")
-    messages: list[ChatMessage] = []
-    system = body.get("system")
-    if system:
-        if not isinstance(system, str | list):
-            raise BadRequest("system must be a string or an array of text blocks", param="system")
-        messages.append(ChatMessage("system", text_of(system)))
-    for i, raw in enumerate(raw_messages):
-        messages.extend(_read_turn(i, raw))
-    check_tool_links(messages)
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequest("stream must be a boolean", param="stream")
-    temperature = number_field(body, "temperature", 0.0, 1.0)
-    top_p = number_field(body, "top_p", 0.0, 1.0)
-    stop = body.get("stop_sequences")
-    if stop is not None and (
-        not isinstance(stop, list) or not all(isinstance(s, str) for s in stop)
-    ):
-        raise BadRequest("stop_sequences must be an array of strings", param="stop_sequences")
-    tools = _read_tools(body.get("tools"))
-    choice, parallel = _read_choice(body.get("tool_choice"))
-    extra: dict[str, Any] = {}
-    if isinstance(body.get("top_k"), int):
-        extra["top_k"] = body["top_k"]
-    return ChatRequest(
-        messages=messages,
-        model=model,
-        stream=stream,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        top_p=top_p,
-        stop=stop or None,
-        include_usage=True,
-        extra=extra,
-        tools=tools,
-        tool_choice=check_tool_choice(choice, tools) if tools else None,
-        parallel_tool_calls=parallel,
-        response_format=check_response_format(None),
-    )

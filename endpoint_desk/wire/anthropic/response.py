@@ -28,6 +28,7 @@ from endpoint_desk.core.errors import (
 )
 from endpoint_desk.core.models import ChatChunk, Usage
 from endpoint_desk.core.tools import dump_arguments, parse_arguments
+from endpoint_desk.wire.common import new_call_id
 
 STOP_REASONS: dict[str, str] = {
     "end_turn": "stop",
@@ -261,7 +262,7 @@ def message_body(
         content.append(
             {
                 "type": "tool_use",
-                "id": call.get("id") or "",
+                "id": call.get("id") or new_call_id("toolu_"),
                 "name": fn["name"],
                 "input": parse_arguments(fn.get("arguments", "")),
             }
@@ -355,7 +356,7 @@ class StreamEncoder:
                     "tool_use",
                     {
                         "type": "tool_use",
-                        "id": frag.get("id") or "",
+                        "id": frag.get("id") or new_call_id("toolu_"),
                         "name": fn.get("name") or "",
                         "input": {},
                     },
@@ -381,7 +382,13 @@ class StreamEncoder:
             out += self.tool_calls(chunk.tool_calls)
         return out
 
-    def end(self, finish: str | None, usage: Usage | None) -> bytes:
+    def end(self, finish: str | None, usage: Usage | None, *, with_input: bool = False) -> bytes:
+        """The closing events. ``with_input`` also reports the input tokens in
+        ``message_delta`` (as Anthropic's API does today; clients take the final count
+        from there when ``message_start`` could only estimate it)."""
+        counts: dict[str, int] = {"output_tokens": usage.output_tokens if usage else 0}
+        if with_input and usage is not None:
+            counts = {"input_tokens": usage.input_tokens, **counts}
         out = self._close()
         if self._index < 0:  # an empty reply still has one (empty) text block
             out += self._open("text", {"type": "text", "text": ""}) + self._close()
@@ -392,7 +399,7 @@ class StreamEncoder:
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": stop_reason(finish), "stop_sequence": None},
-                    "usage": {"output_tokens": usage.output_tokens if usage else 0},
+                    "usage": counts,
                 },
             )
             + event("message_stop", {"type": "message_stop"})
