@@ -5,7 +5,8 @@ iterating it runs the path: the desk's daily budget, the candidates (a pinned en
 or the router's plan), the reply cache, then one attempt after another
 (``engine/attempt.py``) while each candidate's guard admits it, until one succeeds.
 Failover happens only before the first content chunk reached the caller; when every
-candidate is busy the path waits for a free slot, up to the timeout. What the path
+candidate is at a limit its user set, the request queues for a slot
+(``engine/queueing.py``) before it is refused. What the path
 learns on the way (the serving endpoint, the result) goes into the request's
 :class:`Outcome`, which the stream shows its caller.
 """
@@ -23,13 +24,15 @@ from endpoint_desk.core.errors import (
     DeskError,
     NoEndpointAvailable,
     Overloaded,
+    RateLimited,
 )
 from endpoint_desk.core.models import Attempt, ChatChunk, ChatRequest, ChatResult
 from endpoint_desk.engine.attempt import AttemptRunner
 from endpoint_desk.engine.cache import ReplyCache, cache_key, wants_cache
-from endpoint_desk.engine.guards import DeskBudget, Guard, wait_any_free
+from endpoint_desk.engine.guards import DeskBudget, Guard
 from endpoint_desk.engine.ledger import Ledger
 from endpoint_desk.engine.portfolio import Portfolio
+from endpoint_desk.engine.queueing import RequestQueue, queued_refusal
 from endpoint_desk.engine.router import Router
 from endpoint_desk.engine.verdicts import Verdicts
 
@@ -118,6 +121,7 @@ class RequestPath:
         self.totals = ledger.totals
         self.router = Router(settings.routing)
         self.desk_budget = DeskBudget(settings.budget.daily_desk_budget)
+        self.queue_seconds = settings.routing.queue_seconds
         self.cache = ReplyCache(settings.cache.ttl_seconds, settings.cache.max_entries)
 
     def serve(
@@ -156,66 +160,85 @@ class RequestPath:
                 return
         attempts: list[Attempt] = []
         max_tries = 1 + max(0, first.spec.limits.retry_attempts)
-        deadline = time.monotonic() + first.spec.limits.timeout_seconds
         tried: set[str] = set()
         refusals: list[DeskError] = []
         last_error: DeskError | None = None
-        while True:
-            busy: list[Guard] = []
-            refusals.clear()
-            for pos in candidates:
-                if len(attempts) >= max_tries:
+        held: list[Guard] = []  # slots handed to this request while it queued
+        queue: RequestQueue | None = None  # made only when the request must queue
+        try:
+            while True:
+                refusals.clear()
+                for pos in candidates:
+                    if len(attempts) >= max_tries:
+                        break
+                    if pos.name in tried:
+                        continue
+                    guard = self.portfolio.guard(pos)
+                    claim = bool(held) and guard in held
+                    if claim:
+                        held.remove(guard)
+                    refused = guard.admit(
+                        pos.name, pos.spec.limits, pos.metrics.spend_today(), claim=claim
+                    )
+                    if refused is not None:
+                        refusals.append(refused)
+                        if isinstance(refused, Overloaded | RateLimited):
+                            if queue is None:
+                                queue = RequestQueue(self.queue_seconds, self.totals)
+                            queue.note(pos, guard, refused)
+                        elif isinstance(refused, BudgetExceeded):
+                            self.verdicts.budget_alert(pos.name, refused)
+                        continue
+                    tried.add(pos.name)
+                    upstream_model = pos.spec.upstream_model(asked) or ""
+                    started = time.perf_counter()
+                    attempt = Attempt(endpoint=pos.name, started=time.time())
+                    attempts.append(attempt)
+                    sent_any = False
+                    guard.enter()
+                    try:
+                        async with contextlib.aclosing(
+                            self.attempts.run(
+                                pos, request, upstream_model, outcome, t0, len(attempts)
+                            )
+                        ) as chunks:
+                            async for chunk in chunks:
+                                if chunk.delta:
+                                    sent_any = True
+                                yield chunk
+                        attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+                        result = outcome.result
+                        if result is not None:
+                            result.attempts = attempts
+                            if key is not None and wants_cache(request, pos.spec.cache):
+                                self.cache.put(key, result)
+                        return
+                    except DeskError as exc:
+                        attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+                        attempt.error_kind, attempt.error = exc.kind, exc.one_line()
+                        last_error = exc
+                        if sent_any or pinned is not None or not _fails_over(exc):
+                            raise
+                    finally:
+                        guard.leave()
+                if len(attempts) >= max_tries or queue is None or not queue.waiting:
                     break
-                if pos.name in tried:
-                    continue
-                guard = self.portfolio.guard(pos)
-                refused = guard.admit(pos.name, pos.spec.limits, pos.metrics.spend_today())
-                if refused is not None:
-                    refusals.append(refused)
-                    if isinstance(refused, Overloaded):
-                        busy.append(guard)
-                    elif isinstance(refused, BudgetExceeded):
-                        self.verdicts.budget_alert(pos.name, refused)
-                    continue
-                tried.add(pos.name)
-                upstream_model = pos.spec.upstream_model(asked) or ""
-                started = time.perf_counter()
-                attempt = Attempt(endpoint=pos.name, started=time.time())
-                attempts.append(attempt)
-                sent_any = False
-                guard.enter()
-                try:
-                    async with contextlib.aclosing(
-                        self.attempts.run(pos, request, upstream_model, outcome, t0, len(attempts))
-                    ) as chunks:
-                        async for chunk in chunks:
-                            if chunk.delta:
-                                sent_any = True
-                            yield chunk
-                    attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-                    result = outcome.result
-                    if result is not None:
-                        result.attempts = attempts
-                        if key is not None and wants_cache(request, pos.spec.cache):
-                            self.cache.put(key, result)
-                    return
-                except DeskError as exc:
-                    attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-                    attempt.error_kind, attempt.error = exc.kind, exc.one_line()
-                    last_error = exc
-                    if sent_any or pinned is not None or not _fails_over(exc):
-                        raise
-                finally:
-                    guard.leave()
-            if len(attempts) >= max_tries or not busy:
-                break
-            # Every candidate left is busy: wait for a free slot, up to the timeout.
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not await wait_any_free(busy, remaining):
-                break
+                # Every candidate left is at a limit its user set: queue for a slot
+                # (or for the rate window), up to the queue time.
+                for guard in held:  # slots handed over but not taken in this pass
+                    guard.release()
+                held = []
+                handed = await queue.wait()
+                if handed is None:
+                    break
+                held = handed
+        finally:
+            for guard in held:
+                guard.release()
         if last_error is not None:
             raise last_error
-        raise _refusal(refusals, request.model)
+        refused_all = _refusal(refusals, request.model)
+        raise refused_all if queue is None else queued_refusal(refused_all, queue.waited)
 
     async def _replay(
         self, hit: ChatResult, request: ChatRequest, outcome: Outcome

@@ -2,8 +2,8 @@
 
 One Chromium per event loop (``browser.shared_browser``), one context per endpoint
 (its own cookies and storage, the saved session loaded into it), a pool of warm pages
-(``options.pages``, default ``limits.max_concurrent_requests``), one request per page
-at a time.
+(``options.pages``, else ``limits.max_concurrent_requests``, else ``DEFAULT_PAGES``),
+one request per page at a time.
 
 Per request: pick a page (the one holding the conversation when the request repeats
 its earlier messages, else a fresh one), arm the in-page observer, put the prompt in
@@ -74,6 +74,10 @@ from endpoint_desk.core.models import (
 )
 
 log = logging.getLogger(__name__)
+
+DEFAULT_PAGES = 2
+"""Warm pages of a web chat whose endpoint sets neither ``options.pages`` nor a
+concurrency limit (each page answers one request at a time; the rest wait for a page)."""
 
 _ROLE_LABELS = {
     "system": "System",
@@ -170,7 +174,7 @@ class WebChatAdapter(Adapter):
         super().__init__(spec, resolve_secret)
         self.options = WebChatOptions.from_spec(spec)
         self.browser_config: BrowserConfig = spec.browser_config or BrowserConfig()
-        size = self.options.pages or spec.limits.max_concurrent_requests
+        size = self.options.pages or spec.limits.max_concurrent_requests or DEFAULT_PAGES
         self._slots = [_Slot(i) for i in range(max(1, size))]
         self._browser: Any = None
         self._context: Any = None
