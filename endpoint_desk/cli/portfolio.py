@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from endpoint_desk.cli.common import fmt_ms, fmt_pct, open_desk, out, print_json, run
-from endpoint_desk.core.errors import BadRequest, DeskError
+from endpoint_desk.cli.common import err, fmt_ms, fmt_pct, open_desk, out, print_json, run
+from endpoint_desk.core.errors import BadRequest, DeskError, SwitchedOff
 
 
 def ls(
@@ -106,16 +106,24 @@ def test(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the standardized result.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Test it even when it is switched OFF.")
+    ] = False,
 ) -> None:
     """Send a message to one endpoint, stream the reply, and show the figures."""
 
     async def go() -> None:
-        from endpoint_desk.core.models import ChatRequest
-
         async with open_desk() as desk:
             view = desk.endpoint(name)
-            request = ChatRequest.from_text(message, model=model or "", stream=True)
-            stream = desk.stream(request, endpoint=view.name)
+            if not view.spec.enabled:
+                if not force:
+                    raise SwitchedOff(
+                        f"{view.name} is switched OFF, so it is not tested: `desk start "
+                        f"{view.name}` switches it ON, `desk test {view.name} --force` tests "
+                        "it anyway"
+                    )
+                err.print(f"{view.name} is switched OFF; testing it anyway (--force)")
+            stream = desk.test_stream(view.name, message, model, force=force)
             async for chunk in stream:
                 if chunk.delta and not json_out:
                     sys.stdout.write(chunk.delta)

@@ -21,12 +21,9 @@ from endpoint_desk.core.errors import BadRequest, ConfigError, DeskError, Duplic
 from endpoint_desk.core.models import EndpointKind, EndpointSpec, Limits, slugify
 from endpoint_desk.engine.desk import Desk
 from endpoint_desk.engine.position import EndpointView
+from endpoint_desk.engine.settings import secret_values_into_refs
 
 PROVIDER_TYPES = ("rest_api", "api_token", "web_chat")
-SECRET_FIELDS = ("api_key", "username", "password")
-_CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "proxy-authorization"}
-)
 LIMIT_FIELDS = frozenset(Limits.model_fields)
 SPEC_FIELDS = frozenset(EndpointSpec.model_fields)
 _CREATE_ONLY = frozenset({"provider_type", "selectors", "prove", "start", "api_key_env"})
@@ -124,37 +121,12 @@ def secrets_into_refs(
     desk: Desk, fields: dict[str, Any], slug: str, created_refs: list[str]
 ) -> None:
     """Store secret values (``api_key``, ``username``, ``password``, credential
-    headers) and keep only their references in ``fields``."""
-    secrets = desk.secrets
-    for field in SECRET_FIELDS:
-        value = fields.get(field)
-        if value is None or value == "":
-            fields.pop(field, None)
-            continue
-        if not isinstance(value, str):
-            raise Unprocessable(f"'{field}' must be a string", param=field)
-        if secrets.is_ref(value):
-            continue
-        ref = desk.store_secret(slug, field, value)
-        created_refs.append(ref)
-        fields[field] = ref
-    headers = fields.get("headers")
-    if isinstance(headers, dict):
-        safe: dict[str, Any] = {}
-        for hname, hvalue in headers.items():
-            if (
-                isinstance(hname, str)
-                and hname.lower() in _CREDENTIAL_HEADERS
-                and isinstance(hvalue, str)
-                and hvalue
-                and not secrets.is_ref(hvalue)
-            ):
-                ref = desk.store_secret(slug, f"header.{slugify(hname)}", hvalue)
-                created_refs.append(ref)
-                safe[hname] = ref
-            else:
-                safe[hname] = hvalue
-        fields["headers"] = safe
+    headers) and keep only their references in ``fields`` (the engine's
+    ``secret_values_into_refs``, which ``desk set`` and ``PATCH`` use too)."""
+    try:
+        secret_values_into_refs(desk.secrets, fields, slug, created_refs)
+    except ConfigError as exc:
+        raise Unprocessable(exc.message, param=exc.param) from None
 
 
 async def _kind(

@@ -1,0 +1,537 @@
+"""Changing an endpoint's settings: the one place ``desk set``, ``PATCH
+/api/endpoints/NAME`` and the TUI's settings form go through.
+
+A change is a list of ``key = value`` pairs. Keys are the spec's own field names,
+dotted for nested ones (``limits.timeout_seconds``, ``prices.input_per_mtok``,
+``browser_config.headless``) and for entries of its tables (``model_mapping.gpt-4``,
+``options.reply_timeout``, ``headers.X-Title``), or a short alias (:data:`ALIASES`:
+``timeout``, ``rpm``, ``concurrency``...); a limit's own name works too
+(``timeout_seconds``). Values come as text (the CLI, the TUI: :func:`parse_text` reads
+JSON when the text looks like JSON, a comma list for a list, ``a=b, c=d`` for a table
+of names) or as JSON values (the API). An empty text (or JSON ``null``) unsets an
+optional value, removes a table entry, or empties a list or table.
+
+All pairs are applied together or not at all: every key is checked, the new spec is
+validated (and, when adapter settings changed, the adapter is built from it), and only
+then are secret values stored (as references, like ``desk add`` does) and the spec
+saved. A bad key or value raises ``ConfigError`` with one line naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import enum
+import json
+import math
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from endpoint_desk.adapters.base import create_adapter
+from endpoint_desk.core.errors import ConfigError, DeskError
+from endpoint_desk.core.models import EndpointSpec, Limits, slugify
+from endpoint_desk.engine.portfolio import Portfolio
+from endpoint_desk.engine.position import EndpointView
+from endpoint_desk.engine.spec_view import (
+    CREDENTIAL_HEADERS,
+    SECRET_FIELDS,
+    differences,
+    flatten,
+    masked_spec,
+)
+from endpoint_desk.store.secrets import SecretStore
+
+ALIASES: dict[str, str] = {
+    "timeout": "limits.timeout_seconds",
+    "rpm": "limits.max_requests_per_minute",
+    "concurrency": "limits.max_concurrent_requests",
+    "queue": "limits.queue_seconds",
+    "retries": "limits.retry_attempts",
+    "health_interval": "limits.health_check_interval",
+    "budget": "limits.daily_budget",
+    "input_price": "prices.input_per_mtok",
+    "output_price": "prices.output_per_mtok",
+    "model_map": "model_mapping",
+    "selectors": "options",
+}
+"""Short names for the settings people change most."""
+
+LOCKED: dict[str, str] = {
+    "enabled": "switch it with `desk start` / `desk stop` (or the API's start and stop)",
+    "demo": "demo endpoints are made by `desk demo`",
+}
+"""Fields ``desk set`` does not change, and what to do instead."""
+
+_ADAPTER_FIELDS = frozenset({"kind", "base_url", "options", "headers", "browser_config"})
+"""Top-level fields whose change is checked by building the adapter."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a key lands in the spec's data, and what shape of value it takes."""
+
+    key: str
+    path: tuple[str, ...]
+    shape: str  # "model" | "dict" | "strdict" | "list" | "str" | "value"
+    nullable: bool
+    entry: bool = False  # an entry of a free-form table (removed when unset)
+    merge: bool = False  # a table value merges into what is there
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    def named(self) -> str:
+        """The key as the user wrote it, with its full name when it was an alias."""
+        return self.key if self.key == self.dotted else f"{self.key} ({self.dotted})"
+
+
+class _Unset:
+    """The value of ``key=`` (or ``null``): unset, remove, or empty."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """What a change did.
+
+    Attributes:
+        view: the endpoint as it is now.
+        changes: (key, old value, new value) of every setting that changed, secrets
+            masked (a stored secret shows its reference).
+    """
+
+    view: EndpointView
+    changes: list[tuple[str, str, str]]
+
+
+# ---------------------------------------------------------------------- keys
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """``X | None`` -> (X, True); anything else -> (it, False)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], len(args) < len(get_args(annotation))
+    return annotation, False
+
+
+def _shape(tp: Any) -> str:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return "model"
+    origin = get_origin(tp)
+    if origin is dict:
+        return "strdict" if get_args(tp)[1] is str else "dict"
+    if origin is list:
+        return "list"
+    if tp is str or origin is Literal or (isinstance(tp, type) and issubclass(tp, enum.Enum)):
+        return "str"
+    return "value"
+
+
+def _known_keys() -> list[str]:
+    keys = list(ALIASES)
+    keys.extend(Limits.model_fields)
+    for name, info in EndpointSpec.model_fields.items():
+        keys.append(name)
+        tp, _ = _unwrap(info.annotation)
+        if _shape(tp) == "model":
+            keys.extend(f"{name}.{sub}" for sub in tp.model_fields)
+    return keys
+
+
+def _unknown(key: str) -> ConfigError:
+    close = difflib.get_close_matches(key, _known_keys(), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return ConfigError(
+        f"unknown setting {key!r}{hint} (`desk show NAME` lists every key)", param=key
+    )
+
+
+def resolve_key(key: str) -> _Target:
+    """Where ``key`` lands in an endpoint's settings.
+
+    Raises:
+        ConfigError: an unknown key, or one ``desk set`` does not change.
+    """
+    if not isinstance(key, str) or not key.strip():
+        raise ConfigError("a setting needs a key: KEY=VALUE", param=None)
+    key = key.strip()
+    canonical = ALIASES.get(key, key)
+    parts = canonical.split(".")
+    if parts[0] in LOCKED:
+        raise ConfigError(f"{key} is not a setting: {LOCKED[parts[0]]}", param=key)
+    if parts[0] in Limits.model_fields:
+        parts.insert(0, "limits")
+    model: type[BaseModel] = EndpointSpec
+    for i, part in enumerate(parts):
+        info = model.model_fields.get(part)
+        if info is None:
+            if model.model_config.get("extra") == "allow" and i > 0:
+                return _Target(key, tuple(parts), "value", True, entry=True)
+            raise _unknown(key)
+        tp, nullable = _unwrap(info.annotation)
+        shape = _shape(tp)
+        here, rest = tuple(parts[: i + 1]), parts[i + 1 :]
+        if not rest:
+            return _Target(key, here, shape, nullable, merge=shape == "model" or key == "selectors")
+        if shape == "model":
+            model = tp
+            continue
+        if shape == "strdict":  # names may hold dots: gpt-4.1
+            return _Target(key, (*here, ".".join(rest)), "str", True, entry=True)
+        if shape == "dict":
+            return _Target(key, (*here, *rest), "value", True, entry=True)
+        raise ConfigError(f"{key}: {'.'.join(here)} has no part {rest[0]!r}", param=key)
+    raise _unknown(key)  # pragma: no cover - the loop always returns
+
+
+# ---------------------------------------------------------------------- values
+
+
+def parse_assignments(args: Iterable[str]) -> list[tuple[str, str]]:
+    """``["rpm=100", "model_mapping.gpt-4=sim-large"]`` -> [(key, text), ...].
+
+    Raises:
+        ConfigError: an argument without ``=``.
+    """
+    out: list[tuple[str, str]] = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"expected KEY=VALUE, got {arg!r} (KEY= unsets a value)")
+        out.append((key.strip(), value))
+    return out
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """``a=b, c=d`` -> ``{"a": "b", "c": "d"}`` (a table of names written as text).
+
+    Raises:
+        ConfigError: an item without ``=`` or with an empty side.
+    """
+    mapping: dict[str, str] = {}
+    for item in text.replace("\n", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        asked, sep, upstream = item.partition("=")
+        if not sep or not asked.strip() or not upstream.strip():
+            raise ConfigError(f"items look like ASKED=UPSTREAM, got {item!r}")
+        mapping[asked.strip()] = upstream.strip()
+    return mapping
+
+
+def parse_text(text: str, target: _Target) -> Any:
+    """A value written as text, read for ``target``: JSON when it looks like JSON, a
+    comma list for a list, ``a=b, c=d`` for a table of names; empty text unsets.
+
+    Raises:
+        ConfigError: text that looks like JSON but is not.
+    """
+    raw = text.strip()
+    if not raw:
+        return UNSET
+    if target.shape == "str" and not raw.startswith('"'):
+        return text
+    if target.shape == "list" and not raw.startswith("["):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if target.shape == "strdict" and not raw.startswith("{"):
+        try:
+            return parse_mapping(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{target.named()}: {exc.message}", param=target.key) from None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        if raw[0] in '{["':
+            raise ConfigError(
+                f"{target.named()}: {raw[:40]!r} looks like JSON but is not valid JSON",
+                param=target.key,
+            ) from None
+        return text
+    return UNSET if value is None else value
+
+
+def _put(data: dict[str, Any], target: _Target, value: Any) -> None:
+    """Write one value (or unset it) into the spec's data."""
+    node = data
+    for part in target.path[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            if value is UNSET:
+                return  # nothing there to unset
+            nxt = node[part] = {}
+        node = nxt
+    last = target.path[-1]
+    if value is not UNSET:
+        current = node.get(last)
+        if target.merge and isinstance(value, dict) and isinstance(current, dict):
+            value = {**current, **value}
+        node[last] = value
+    elif target.entry:
+        node.pop(last, None)
+    elif target.shape in ("dict", "strdict"):
+        node[last] = {}
+    elif target.shape == "list":
+        node[last] = []
+    elif target.nullable:
+        node[last] = None
+    else:
+        raise ConfigError(f"{target.named()} cannot be unset; give it a value", param=target.key)
+
+
+def _validation_error(exc: ValidationError, targets: list[_Target]) -> ConfigError:
+    """One line naming the key the user wrote and what is wrong with its value."""
+    first = exc.errors()[0]
+    loc = tuple(str(p) for p in first.get("loc", ()))
+    msg = _plain_message(first)
+    target = _target_at(loc, targets)
+    where = target.named() if target is not None else ".".join(loc) or "settings"
+    secret = any(part in SECRET_FIELDS or part == "headers" for part in loc)
+    got = first.get("input")
+    shown = "" if secret or isinstance(got, dict | list) else f", got {got!r}"
+    if shown and repr(got) in msg:
+        shown = ""
+    return ConfigError(f"bad value for {where}: {msg}{shown}", param=target.key if target else None)
+
+
+_MESSAGES = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "dict_type": "must be a table (a JSON object)",
+    "model_type": "must be a table (a JSON object)",
+    "list_type": "must be a list",
+}
+
+
+def _plain_message(error: Any) -> str:
+    """Pydantic's message for one error, in the words of a settings line."""
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    for name, words in (("ge", "at least"), ("gt", "more than"), ("le", "at most")):
+        if name in ctx and kind.startswith(("greater", "less")):
+            return f"must be {words} {ctx[name]}"
+    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return msg.replace("Input should be", "must be")
+
+
+# ---------------------------------------------------------------------- plan
+
+
+def plan_settings(
+    spec: EndpointSpec, changes: Iterable[tuple[str, Any]], *, text: bool
+) -> tuple[EndpointSpec, set[str]]:
+    """The spec with ``changes`` applied and validated, and the top-level fields they
+    touch; nothing is stored. With ``text``, string values are read by
+    :func:`parse_text`; else values are JSON (``None`` unsets).
+
+    Raises:
+        ConfigError: one line naming the bad key or value.
+    """
+    data = spec.model_dump()
+    targets: list[_Target] = []
+    for key, value in changes:
+        if key == "name":  # the API's bodies carry it; renaming is not a setting
+            if slugify(str(value)) != spec.name:
+                raise ConfigError(
+                    "an endpoint cannot be renamed; add a new one instead", param="name"
+                )
+            continue
+        target = resolve_key(key)
+        if text and isinstance(value, str):
+            value = parse_text(value, target)
+        elif value is None:
+            value = UNSET
+        _put(data, target, value)
+        targets.append(target)
+    try:
+        new = EndpointSpec.model_validate(data)
+        bad = _non_finite(new.model_dump())
+        if bad is not None:
+            target = _target_at(bad, targets)
+            where = target.named() if target else ".".join(bad)
+            raise ConfigError(f"bad value for {where}: must be a finite number", param=where)
+        # the spec must read back as it is stored (JSON)
+        EndpointSpec.model_validate_json(new.model_dump_json())
+    except ValidationError as exc:
+        raise _validation_error(exc, targets) from None
+    touched = {t.path[0] for t in targets}
+    return new, touched
+
+
+def _non_finite(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The path of the first infinite or NaN number in ``value``, if any."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        items: Iterable[tuple[str, Any]] = ((str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _target_at(loc: tuple[str, ...], targets: list[_Target]) -> _Target | None:
+    """The (last) target a validation error's location falls in."""
+    return next(
+        (t for t in reversed(targets) if loc[: len(t.path)] == t.path or t.path[: len(loc)] == loc),
+        None,
+    )
+
+
+def check_adapter(spec: EndpointSpec) -> None:
+    """Build the endpoint's adapter from ``spec`` (no I/O): its own settings
+    (a template, web chat selectors) are checked the way opening it would.
+
+    Raises:
+        ConfigError: the adapter refuses its settings.
+    """
+
+    def no_secrets(ref: str) -> str:
+        raise ConfigError("secrets are not resolved while checking settings")
+
+    try:
+        create_adapter(spec, no_secrets)
+    except DeskError as exc:
+        raise ConfigError(f"bad adapter settings: {exc.message}", param="options") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad adapter settings: {exc}", param="options") from None
+
+
+def secret_values_into_refs(
+    secrets: SecretStore, fields: dict[str, Any], slug: str, created_refs: list[str]
+) -> None:
+    """Store secret values (``api_key``, ``username``, ``password``, credential
+    headers, a browser proxy's password) and keep only their references in
+    ``fields`` (a spec's data); an empty value means none. The references made are
+    appended to ``created_refs``.
+
+    Raises:
+        ConfigError: a secret field that is not a string, or a store that fails.
+    """
+    for field in SECRET_FIELDS:
+        value = fields.get(field)
+        if value is None or value == "":
+            fields.pop(field, None)
+            continue
+        if not isinstance(value, str):
+            raise ConfigError(f"'{field}' must be a string", param=field)
+        if not secrets.is_ref(value):
+            fields[field] = _store(secrets, f"{slug}.{field}", value, created_refs)
+    headers = fields.get("headers")
+    if isinstance(headers, dict):
+        for name, value in list(headers.items()):
+            if (
+                isinstance(name, str)
+                and name.lower() in CREDENTIAL_HEADERS
+                and isinstance(value, str)
+                and value
+                and not secrets.is_ref(value)
+            ):
+                ref_name = f"{slug}.header.{slugify(name)}"
+                headers[name] = _store(secrets, ref_name, value, created_refs)
+    proxy = (fields.get("browser_config") or {}).get("proxy")
+    if isinstance(proxy, dict):
+        value = proxy.get("password")
+        if isinstance(value, str) and value and not secrets.is_ref(value):
+            proxy["password"] = _store(secrets, f"{slug}.proxy.password", value, created_refs)
+
+
+def _store(secrets: SecretStore, name: str, value: str, created_refs: list[str]) -> str:
+    ref = secrets.put(name, value)
+    created_refs.append(ref)
+    return ref
+
+
+# ---------------------------------------------------------------------- apply
+
+
+async def configure(
+    portfolio: Portfolio,
+    name: str,
+    changes: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    *,
+    text: bool,
+) -> Configured:
+    """Apply ``changes`` to the endpoint ``name``, all or nothing (see the module's
+    docstring): validate, store secret values as references, save, restart its
+    adapter when it runs.
+
+    Raises:
+        NotFound: no such endpoint.
+        ConfigError: a bad key or value (nothing is changed).
+    """
+    pos = portfolio.position(name)
+    pairs = list(changes.items()) if isinstance(changes, Mapping) else list(changes)
+    if not pairs:
+        raise ConfigError("nothing to change: give KEY=VALUE pairs")
+    old = pos.spec
+    new, touched = plan_settings(old, pairs, text=text)
+    if touched & _ADAPTER_FIELDS:
+        check_adapter(new)
+    data = new.model_dump()
+    created: list[str] = []
+    secrets = portfolio.secrets
+    try:
+        secret_values_into_refs(secrets, data, pos.name, created)
+        stored = EndpointSpec.model_validate(data)
+        shown = differences(old, stored)
+        if stored == old and not created:
+            return Configured(pos.view(), [])
+        view = await portfolio.update(pos.name, **{k: data[k] for k in touched})
+    except BaseException:
+        for ref in created:
+            if ref not in _refs(old):
+                with contextlib.suppress(DeskError):
+                    secrets.delete(ref)
+        raise
+    changed_keys = {key for key, _, _ in shown}
+    for ref in created:  # a secret replaced under the same reference still changed
+        key = next((k for k, v in flatten(masked_spec(stored)).items() if v == ref), ref)
+        if key not in changed_keys:
+            shown.append((key, ref, f"{ref} (new value stored)"))
+    return Configured(view, shown)
+
+
+def _refs(spec: EndpointSpec) -> set[str]:
+    return {str(v) for v in flatten(spec.model_dump(mode="json")).values() if isinstance(v, str)}
+
+
+__all__ = [
+    "ALIASES",
+    "UNSET",
+    "Configured",
+    "check_adapter",
+    "configure",
+    "parse_assignments",
+    "parse_mapping",
+    "parse_text",
+    "plan_settings",
+    "resolve_key",
+    "secret_values_into_refs",
+]
