@@ -177,19 +177,3 @@ def models_summary(models: Sequence[str], width: int = 24) -> str:
     return truncate(", ".join(shown), width)
 
 
-def parse_mapping(text: str) -> dict[str, str]:
-    """``a=b, c=d`` -> ``{"a": "b", "c": "d"}``.
-
-    Raises:
-        ValueError: an item has no ``=`` or an empty side.
-    """
-    mapping: dict[str, str] = {}
-    for item in text.replace("\n", ",").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        asked, sep, upstream = item.partition("=")
-        if not sep or not asked.strip() or not upstream.strip():
-            raise ValueError(f"model mapping items look like ASKED=UPSTREAM, got {item!r}")
-        mapping[asked.strip()] = upstream.strip()
-    return mapping

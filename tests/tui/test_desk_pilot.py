@@ -236,7 +236,7 @@ async def test_failures_read_as_words_and_the_desk_lives_on(
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
         app.screen.query_one("#f-max_requests_per_minute", Input).value = "lots"
         app.screen.action_save()
-        await wait_for(pilot, lambda: any("must be a number" in n for n in notes(app)))
+        await wait_for(pilot, lambda: any("must be a whole number" in n for n in notes(app)))
         app.screen.query_one("#f-max_requests_per_minute", Input).value = "7"
         app.screen.query_one("#f-mapping", Input).value = "fast=sim-model"
         app.screen.action_save()

@@ -8,7 +8,8 @@ from endpoint_desk.core.models import EndpointKind, EndpointSpec, EndpointState
 from endpoint_desk.engine.events import Alert, EndpointChanged, HealthChecked, RequestDone
 from endpoint_desk.engine.metrics import EndpointMetrics
 from endpoint_desk.engine.position import EndpointView
-from endpoint_desk.tui.detail import config_lines, parse_number
+from endpoint_desk.tui.detail import config_lines
+from endpoint_desk.tui.settings_form import edited_pairs, form_values
 from endpoint_desk.tui.discovery import default_name, module_available
 from endpoint_desk.tui.format import (
     STATE_LOOK,
@@ -20,7 +21,6 @@ from endpoint_desk.tui.format import (
     mask_secret_ref,
     mask_value,
     models_summary,
-    parse_mapping,
     sparkline,
     state_text,
 )
@@ -77,12 +77,6 @@ def test_models_summary_and_mapping() -> None:
     assert models_summary(["a", "b"]) == "a, b"
     summary = models_summary([f"model-{i}" for i in range(10)], 24)
     assert len(summary) <= 24 and summary.endswith("(+8)")
-    assert parse_mapping("fast = gpt-4o-mini, smart=gpt-4o\n") == {
-        "fast": "gpt-4o-mini",
-        "smart": "gpt-4o",
-    }
-    with pytest.raises(ValueError, match="ASKED=UPSTREAM"):
-        parse_mapping("fast")
 
 
 def test_logbook_turns_events_into_lines() -> None:
@@ -126,16 +120,29 @@ def test_rows_render_and_sort() -> None:
 
 
 def test_detail_helpers() -> None:
-    assert parse_number("timeout", " 12.5 ", "float") == 12.5
-    assert parse_number("budget", "", "float?") is None
-    with pytest.raises(Exception, match="timeout must be a number"):
-        parse_number("timeout", "soon", "float")
     view = _view("gamma", EndpointState.ON)
+    shown = form_values(view)
+    assert shown["max_requests_per_minute"] == "" and shown["timeout_seconds"] == "30"
+    assert shown["cache"] == "false" and shown["mapping"] == ""
+    # only edited fields are sent; both prices emptied means "the price table"
+    edited = {**shown, "timeout_seconds": "12.5", "mapping": "fast=gpt-4o"}
+    assert edited_pairs(shown, edited, "note='two words' options.x=1") == [
+        ("limits.timeout_seconds", "12.5"),
+        ("model_mapping", "fast=gpt-4o"),
+        ("note", "two words"),
+        ("options.x", "1"),
+    ]
+    priced = {**shown, "input-price": "1", "output-price": "2"}
+    cleared = {**priced, "input-price": "", "output-price": ""}
+    assert edited_pairs(priced, cleared, "") == [("prices", "")]
+    with pytest.raises(Exception, match="KEY=VALUE"):
+        edited_pairs(shown, shown, "no-equals-sign")
     spec = view.spec.model_copy(
         update={"api_key": "file:gamma.api_key", "headers": {"X-Token": "abcdefghijklmnopq"}}
     )
     lines = dict(config_lines(EndpointView("gamma", spec, view.state, "", None, 0, view.metrics)))
     assert lines["API key"] == "file:gamma.api_key"
+    assert lines["limits"].startswith("no rate limit · no concurrency limit · queue desk")
     assert "abcdefghijklmnopq" not in lines["header X-Token"]
 
 
