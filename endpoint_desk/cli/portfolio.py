@@ -6,6 +6,8 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from endpoint_desk.cli.common import err, fmt_ms, fmt_pct, open_desk, out, print_json, run
@@ -35,9 +37,8 @@ def ls(
                     names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "") if names else ""
                 )
                 m = v.metrics
-                state = v.state.value + (
-                    f" ({v.reason})" if v.reason and not v.state.serving else ""
-                )
+                reason = v.reason if len(v.reason) <= 40 else v.reason[:39] + "…"
+                state = v.state.value + (f" ({reason})" if reason and not v.state.serving else "")
                 table.add_row(
                     v.name,
                     v.spec.kind.value,
@@ -49,7 +50,13 @@ def ls(
                     f"${m.cost_total:.4f}",
                     v.spec.base_url,
                 )
-            out.print(table)
+            # piped into a file or another program: rows whole, never folded to 80
+            # columns (a terminal folds at its own width)
+            if out.is_terminal:
+                out.print(table)
+            else:
+                width = Measurement.get(out, out.options.update(width=10_000), table).maximum
+                Console(highlight=False, width=width).print(table)
 
     run(go)
 

@@ -368,9 +368,11 @@ def plan_settings(
         new = EndpointSpec.model_validate(data)
         bad = _non_finite(new.model_dump())
         if bad is not None:
-            target = _target_at(bad, targets)
-            where = target.named() if target else ".".join(bad)
-            raise ConfigError(f"bad value for {where}: must be a finite number", param=where)
+            at = _target_at(bad, targets)
+            where = at.named() if at else ".".join(bad)
+            raise ConfigError(
+                f"bad value for {where}: must be a finite number", param=at.key if at else None
+            )
         # the spec must read back as it is stored (JSON)
         EndpointSpec.model_validate_json(new.model_dump_json())
     except ValidationError as exc:

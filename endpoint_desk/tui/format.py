@@ -175,5 +175,3 @@ def models_summary(models: Sequence[str], width: int = 24) -> str:
             return ", ".join(shown) + f" (+{len(models) - len(shown)})"
         shown.append(name)
     return truncate(", ".join(shown), width)
-
-

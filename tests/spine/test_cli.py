@@ -192,6 +192,7 @@ def test_options_configure_a_template_endpoint(desk_home: Path, sim_url: str) ->
 
 def test_set_and_show_change_settings_without_json(desk_home: Path, sim_url: str) -> None:
     ok("add", sim_url, "--name", "sim")
+    assert sim_url in ok("ls").stdout  # piped: rows whole, the URL not folded
     shown = ok("show", "sim").stdout
     assert "limits.max_requests_per_minute = (not set: no limit)" in shown
     assert "limits.max_concurrent_requests = (not set: no limit)" in shown
