@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from endpoint_desk.cli.common import open_desk, out, print_json, run
-from endpoint_desk.engine.settings import ALIASES, parse_assignments
+from endpoint_desk.engine.setting_keys import ALIASES, parse_assignments
 from endpoint_desk.engine.spec_view import masked_spec, setting_lines
 
 _ALIAS_HELP = ", ".join(f"{short}={full}" for short, full in ALIASES.items())

@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Label
 
 from endpoint_desk.core.errors import ConfigError, DeskError
 from endpoint_desk.engine.position import EndpointView
-from endpoint_desk.engine.settings import parse_assignments
+from endpoint_desk.engine.setting_keys import parse_assignments
 
 if TYPE_CHECKING:
     from endpoint_desk.tui.app import DeskApp

@@ -142,3 +142,21 @@ async def test_a_rate_limit_that_frees_in_time_is_waited_for(rig_factory: Factor
         await desk.chat(ask())
     assert time.monotonic() - started < 0.1
     assert info.value.retry_after is not None and info.value.retry_after > 25
+
+
+async def test_stored_endpoints_keep_the_limits_they_stored(rig_factory: Factory) -> None:
+    from endpoint_desk.engine.desk import Desk
+
+    rig = await rig_factory(1)
+    old = EndpointSpec.model_validate(
+        {
+            "name": "old",
+            "kind": "openai",
+            "base_url": rig.sims[0].url + "/v1",
+            "limits": {"max_requests_per_minute": 60, "max_concurrent_requests": 5},
+        }
+    )
+    await rig.desk.add(old, prove=False)
+    async with Desk(settings(), autostart=False) as again:  # another process, later
+        limits = again.endpoint("old").spec.limits
+        assert (limits.max_requests_per_minute, limits.max_concurrent_requests) == (60, 5)

@@ -9,7 +9,6 @@ from endpoint_desk.engine.events import Alert, EndpointChanged, HealthChecked, R
 from endpoint_desk.engine.metrics import EndpointMetrics
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.tui.detail import config_lines
-from endpoint_desk.tui.settings_form import edited_pairs, form_values
 from endpoint_desk.tui.discovery import default_name, module_available
 from endpoint_desk.tui.format import (
     STATE_LOOK,
@@ -26,6 +25,7 @@ from endpoint_desk.tui.format import (
 )
 from endpoint_desk.tui.logbook import Logbook
 from endpoint_desk.tui.portfolio_table import render_cells, row_values, sort_value
+from endpoint_desk.tui.settings_form import edited_pairs, form_values
 
 COLORS = {"success": "#00ff00", "error": "#ff0000", "warning": "#ffff00", "muted": "#888888"}
 
