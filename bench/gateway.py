@@ -7,7 +7,8 @@ What runs (each its own process, all on 127.0.0.1):
 - ``bench/upstream.py``: a fast OpenAI-style upstream (precomputed bytes; 20-chunk
   streams; model ``*-slow`` waits 50 ms);
 - ``desk serve`` with routing, metrics, the request log (SQLite write-behind), logging
-  (``LOG_LEVEL=INFO``) and cost (per-endpoint prices) on, configured through ``/api``;
+  (``LOG_LEVEL=INFO``) and cost (per-endpoint prices) on, over an endpoint added by a
+  plain ``desk add`` (no limits touched) and ``desk set bench input_price=...``;
 - ``bench/passthrough.py``: the reference, a bare aiohttp pass-through proxy;
 - this process: the load generator (aiohttp client, uvloop).
 
@@ -230,30 +231,34 @@ SCENARIOS: list[tuple[str, int, bool, str, str]] = (
 ``direct`` (the upstream speaks only OpenAI's API)."""
 
 
+async def desk_cli(args: list[str], env: dict[str, str]) -> str:
+    """Run one ``desk`` command as a user would; its output, or an error naming it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "endpoint_desk",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"desk {' '.join(args)} failed: {err.decode().strip()}")
+    return out.decode()
+
+
 async def setup_desk(
     home: str, upstream: str, env: dict[str, str], client: str = "h1", name: str = "desk"
 ) -> Service:
-    """``desk serve`` in its own home, its upstream calls on ``client`` (``[http] client``)."""
+    """``desk serve`` in its own home, its upstream calls on ``client`` (``[http]
+    client``), over an endpoint added the way a new user adds one: a plain ``desk add``
+    (no limits touched; the desk sets none), plus prices so cost is computed."""
     desk_env = {**env, "DESK_HOME": home, "LOG_LEVEL": "INFO", "DESK_HTTP__CLIENT": client}
     desk_env.pop("DESK_API_KEY", None)
-    desk = await spawn(name, ["-m", "endpoint_desk", "serve", "--port", "0"], desk_env)
-    spec = {
-        "name": "bench",
-        "kind": "openai",
-        "base_url": upstream,
-        "models": [MODEL, SLOW],
-        "prices": {"input_per_mtok": 0.15, "output_per_mtok": 0.6},
-        "max_requests_per_minute": 100_000_000,
-        "max_concurrent_requests": 100_000,
-        "timeout_seconds": 60,
-    }
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(desk.url + "/api/endpoints", json=spec) as resp,
-    ):
-        if resp.status != 201:
-            raise RuntimeError(f"desk refused the bench endpoint: {await resp.text()}")
-    return desk
+    await desk_cli(["add", upstream, "--name", "bench"], desk_env)
+    await desk_cli(["set", "bench", "input_price=0.15", "output_price=0.6"], desk_env)
+    return await spawn(name, ["-m", "endpoint_desk", "serve", "--port", "0"], desk_env)
 
 
 def ratio(a: Cell, b: Cell) -> float:

@@ -219,8 +219,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "base_url": sim_url,
                     "models": ["sim-model"],
                     "prove": False,
-                    "max_concurrent_requests": args.concurrency,
-                    "max_requests_per_minute": 10_000_000,
                     "timeout_seconds": 5,
                     "retry_attempts": 3,
                 }

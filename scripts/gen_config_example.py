@@ -41,11 +41,15 @@ def toml_value(value: Any) -> str | None:
     return json.dumps(str(value))
 
 
-def section(name: str, model: type[BaseModel], default: BaseModel) -> list[str]:
+def section(
+    name: str, model: type[BaseModel], default: BaseModel, description: str | None = None
+) -> list[str]:
     lines = [f"[{name}]"]
     if model.__doc__:
         doc = " ".join(model.__doc__.split())
         lines.insert(0, f"# {doc}")
+    if description:
+        lines.insert(0, f"# {description}")
     for field_name, info in model.model_fields.items():
         lines.extend(entry(field_name, info, getattr(default, field_name)))
     return lines
@@ -56,7 +60,10 @@ def entry(name: str, info: FieldInfo, value: Any) -> list[str]:
     if info.description:
         out.append(f"# {info.description}")
     rendered = toml_value(value)
-    if rendered is None:
+    if rendered is None and info.examples:
+        # an optional setting with an example (the limits the seed used to impose)
+        out.append(f"# {name} = {toml_value(info.examples[0])}   (an example; not set)")
+    elif rendered is None:
         out.append(f"# {name} =   (not set)")
     else:
         out.append(f"{name} = {rendered}")
@@ -69,7 +76,7 @@ def main() -> None:
     for name, info in Settings.model_fields.items():
         default = info.get_default(call_default_factory=True)
         model = type(default)
-        blocks.append("\n".join(section(name, model, default)))
+        blocks.append("\n".join(section(name, model, default, info.description)))
     sys.stdout.write("\n\n".join(blocks) + "\n")
     del settings
 

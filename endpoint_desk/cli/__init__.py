@@ -7,6 +7,7 @@ Each command group lives in its own module:
 - ``add``: ``desk add`` (APIs and web chat pages)
 - ``scan``: ``desk scan`` (keys in the environment, local model servers)
 - ``portfolio``: ``ls``, ``start``, ``stop``, ``rm``, ``test``
+- ``settings``: ``set``, ``show`` (an endpoint's settings)
 - ``session``: ``login`` (a web chat's browser session), ``paths``
 - ``sim``: ``sim`` (one simulated upstream), ``demo`` (the demo portfolio)
 - ``serve``: the desk with no UI
@@ -22,7 +23,7 @@ import sys
 
 import typer
 
-from endpoint_desk.cli import add, portfolio, scan, serve, session, sim
+from endpoint_desk.cli import add, portfolio, scan, serve, session, settings, sim
 from endpoint_desk.cli.common import err, out
 from endpoint_desk.core.errors import DeskError
 
@@ -61,13 +62,15 @@ for _command in (
     portfolio.stop,
     portfolio.rm,
     portfolio.test,
+    settings.set_,
+    settings.show,
     session.login,
     session.paths,
     sim.sim,
     serve.serve,
     sim.demo,
 ):
-    app.command()(_command)
+    app.command(name=_command.__name__.rstrip("_"))(_command)
 
 
 def main() -> None:

@@ -6,10 +6,12 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
-from endpoint_desk.cli.common import fmt_ms, fmt_pct, open_desk, out, print_json, run
-from endpoint_desk.core.errors import BadRequest, DeskError
+from endpoint_desk.cli.common import err, fmt_ms, fmt_pct, open_desk, out, print_json, run
+from endpoint_desk.core.errors import BadRequest, DeskError, SwitchedOff
 from endpoint_desk.core.tools import CAPABILITY_CODES, capability_codes
 
 
@@ -37,9 +39,8 @@ def ls(
                     names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "") if names else ""
                 )
                 m = v.metrics
-                state = v.state.value + (
-                    f" ({v.reason})" if v.reason and not v.state.serving else ""
-                )
+                reason = v.reason if len(v.reason) <= 40 else v.reason[:39] + "…"
+                state = v.state.value + (f" ({reason})" if reason and not v.state.serving else "")
                 table.add_row(
                     v.name,
                     v.spec.kind.value,
@@ -52,7 +53,13 @@ def ls(
                     f"${m.cost_total:.4f}",
                     v.spec.base_url,
                 )
-            out.print(table)
+            # piped into a file or another program: rows whole, never folded to 80
+            # columns (a terminal folds at its own width)
+            if out.is_terminal:
+                out.print(table)
+            else:
+                width = Measurement.get(out, out.options.update(width=10_000), table).maximum
+                Console(highlight=False, width=width).print(table)
             legend = ", ".join(f"{c} {n.replace('_', ' ')}" for n, c in CAPABILITY_CODES.items())
             out.print(f"[dim]CAN: {legend}[/dim]")
 
@@ -111,16 +118,24 @@ def test(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the standardized result.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Test it even when it is switched OFF.")
+    ] = False,
 ) -> None:
     """Send a message to one endpoint, stream the reply, and show the figures."""
 
     async def go() -> None:
-        from endpoint_desk.core.models import ChatRequest
-
         async with open_desk() as desk:
             view = desk.endpoint(name)
-            request = ChatRequest.from_text(message, model=model or "", stream=True)
-            stream = desk.stream(request, endpoint=view.name)
+            if not view.spec.enabled:
+                if not force:
+                    raise SwitchedOff(
+                        f"{view.name} is switched OFF, so it is not tested: `desk start "
+                        f"{view.name}` switches it ON, `desk test {view.name} --force` tests "
+                        "it anyway"
+                    )
+                err.print(f"{view.name} is switched OFF; testing it anyway (--force)")
+            stream = desk.test_stream(view.name, message, model, force=force)
             async for chunk in stream:
                 if chunk.delta and not json_out:
                     sys.stdout.write(chunk.delta)

@@ -82,9 +82,10 @@ def demo(
                 for v in desk.endpoints():
                     if v.spec.demo:
                         m = v.metrics
+                        plural = "" if m.requests == 1 else "s"
                         out.print(
                             f"  {v.name:<14} {v.state.value:<9} ok {fmt_pct(m.success_rate):>6}  "
-                            f"p50 {fmt_ms(m.p50_ms):>8}  {m.requests} requests"
+                            f"p50 {fmt_ms(m.p50_ms):>8}  {m.requests} request{plural}"
                         )
             finally:
                 await demo_mod.stop_demo_servers(desk)

@@ -65,6 +65,13 @@ class RoutingSettings(_Section):
     latency_tolerance: float = Field(
         0.2, ge=0, description="Endpoints within this share of the fastest share load."
     )
+    queue_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a request waits for a free slot when every candidate is at a "
+        "limit you set (concurrency, or a rate limit that frees in time), before 429; "
+        "per endpoint: limits.queue_seconds.",
+    )
 
 
 class BreakerSettings(_Section):
@@ -178,7 +185,8 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     ui: UISettings = Field(default_factory=UISettings)
     defaults: Limits = Field(
-        default_factory=Limits, description="Limits for endpoints that set none."
+        default_factory=Limits,
+        description="Limits new endpoints start with, where they set none of their own.",
     )
 
     @classmethod

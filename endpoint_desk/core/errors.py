@@ -206,6 +206,15 @@ class Overloaded(DeskError):
     retryable = True
 
 
+class SwitchedOff(DeskError):
+    """A person switched the endpoint OFF; the desk does not use it behind their back."""
+
+    title = "Switched off"
+    kind = "off"
+    http_status = 409
+    openai_type = "invalid_request_error"
+
+
 class BrowserError(DeskError):
     """The browser or a page crashed, or the page no longer matches its selectors."""
 
@@ -244,6 +253,7 @@ ERROR_KINDS: dict[str, type[DeskError]] = {
         NoEndpointAvailable,
         BudgetExceeded,
         Overloaded,
+        SwitchedOff,
         BrowserError,
         StoreError,
     )

@@ -90,9 +90,12 @@ def parse_kind(value: str | EndpointKind, *, what: str = "kind") -> EndpointKind
         raise BadRequest(f"unknown {what} {value!r}; one of: {kinds}", param="kind") from None
 
 
-def parse_model_map(items: str | Iterable[str]) -> dict[str, str]:
+def parse_model_map(
+    items: str | Iterable[str], *, what: str = "a model mapping item is ASKED=UPSTREAM"
+) -> dict[str, str]:
     """``ASKED=UPSTREAM`` items (a list, or one text with commas or new lines between
-    them) as a model mapping; empty items are skipped.
+    them) as a model mapping, or any other table of names (``what`` says which in the
+    error); empty items are skipped.
 
     Raises:
         BadRequest: an item without ``=`` or with an empty side.
@@ -106,9 +109,7 @@ def parse_model_map(items: str | Iterable[str]) -> dict[str, str]:
             continue
         asked, sep, upstream = item.partition("=")
         if not sep or not asked.strip() or not upstream.strip():
-            raise BadRequest(
-                f"a model mapping item is ASKED=UPSTREAM, got {item!r}", param="model_mapping"
-            )
+            raise BadRequest(f"{what}, got {item!r}", param="model_mapping")
         mapping[asked.strip()] = upstream.strip()
     return mapping
 

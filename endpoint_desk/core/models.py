@@ -66,12 +66,25 @@ def slugify(name: str) -> str:
 
 
 class Limits(BaseModel):
-    """Per-endpoint guards."""
+    """Per-endpoint guards. The rate and concurrency limits are off unless set: the
+    desk never throttles what its user did not limit (an upstream's own 429 is still
+    honoured)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_requests_per_minute: int = Field(60, ge=1, description="Requests admitted per minute.")
-    max_concurrent_requests: int = Field(5, ge=1, description="Requests in flight at once.")
+    max_requests_per_minute: int | None = Field(
+        None, ge=1, examples=[60], description="Requests admitted per minute (not set: no limit)."
+    )
+    max_concurrent_requests: int | None = Field(
+        None, ge=1, examples=[5], description="Requests in flight at once (not set: no limit)."
+    )
+    queue_seconds: float | None = Field(
+        None,
+        ge=0,
+        examples=[30.0],
+        description="Seconds a request waits for a slot when a limit set here is full, "
+        "before it fails over or gets 429 (not set: [routing] queue_seconds).",
+    )
     timeout_seconds: float = Field(30.0, gt=0, description="Whole-request time limit.")
     retry_attempts: int = Field(3, ge=0, description="Further endpoints tried on failure.")
     health_check_interval: float = Field(300.0, gt=0, description="Seconds between probes.")

@@ -92,7 +92,8 @@ class StoredSecrets:
 
     def into_refs(self, fields: dict[str, Any]) -> None:
         """Replace secret values in spec ``fields`` (``api_key``, ``username``,
-        ``password``, credential headers) by references, in place."""
+        ``password``, credential headers, a browser proxy's password) by references,
+        in place."""
         for field in SECRET_FIELDS:
             if field not in fields:
                 continue
@@ -104,6 +105,9 @@ class StoredSecrets:
         headers = fields.get("headers")
         if isinstance(headers, dict):
             fields["headers"] = {name: self._header(name, value) for name, value in headers.items()}
+        proxy = (fields.get("browser_config") or {}).get("proxy")
+        if isinstance(proxy, dict) and proxy.get("password"):
+            proxy["password"] = self.ref_for("proxy.password", proxy["password"])
 
     def _header(self, name: Any, value: Any) -> Any:
         if (

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 from endpoint_desk.adapters.base import close_shared_resources
 from endpoint_desk.adapters.transport.route import configure as configure_http
 from endpoint_desk.core.config import Settings, load_settings
 from endpoint_desk.core.embeddings import EmbeddingRequest, EmbeddingResult
-from endpoint_desk.core.errors import DeskError
+from endpoint_desk.core.errors import DeskError, SwitchedOff
 from endpoint_desk.core.models import (
     ChatRequest,
     ChatResult,
@@ -48,6 +48,7 @@ from endpoint_desk.engine.portfolio import Portfolio
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.engine.repair import install_web_chat_repair
 from endpoint_desk.engine.request_path import ChatStream, RequestPath
+from endpoint_desk.engine.settings import Configured, configure
 from endpoint_desk.engine.sync import PortfolioSync
 from endpoint_desk.engine.verdicts import Verdicts
 from endpoint_desk.store.recorder import Recorder
@@ -202,6 +203,24 @@ class Desk:
         """Change an endpoint's configuration (validated); restarts its adapter."""
         return await self.portfolio.update(name, **changes)
 
+    async def configure(
+        self,
+        name: str,
+        changes: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        text: bool = False,
+    ) -> Configured:
+        """Change an endpoint's settings by key, all or nothing: ``desk set``, ``PATCH
+        /api/endpoints/NAME`` and the TUI's settings form (``engine/settings.py``).
+
+        Args:
+            changes: ``{"rpm": 100, "model_mapping.gpt-4": "sim-large", ...}`` or pairs.
+            text: values are text to read (the CLI, the TUI); else JSON values.
+        Raises:
+            ConfigError: one line naming the bad key or value; nothing changed.
+        """
+        return await configure(self.portfolio, name, changes, text=text)
+
     async def remove(self, name: str) -> None:
         """Remove an endpoint and its stored secrets."""
         await self.portfolio.remove(name)
@@ -257,10 +276,31 @@ class Desk:
         """
         return await self.embeddings.embed(request, endpoint)
 
-    async def test(self, name: str, message: str, model: str | None = None) -> ChatResult:
-        """Send one message to one endpoint, whatever its state (a person asked)."""
+    def test_stream(
+        self, name: str, message: str, model: str | None = None, *, force: bool = False
+    ) -> ChatStream:
+        """Send one message to one endpoint (a person asked), streamed: whatever the
+        desk made of its state (tripped, in error), but not when a person switched it
+        OFF, unless ``force``.
+
+        Raises:
+            SwitchedOff: the endpoint is OFF and ``force`` is not set.
+        """
+        view = self.endpoint(name)
+        if not view.spec.enabled and not force:
+            raise SwitchedOff(
+                f"{view.name} is switched OFF, so it is not tested; switch it ON first, "
+                "or ask for the test with force",
+                endpoint=view.name,
+            )
         request = ChatRequest.from_text(message, model=model or "", stream=True)
-        return await self.stream(request, endpoint=name).collect()
+        return self.stream(request, endpoint=view.name)
+
+    async def test(
+        self, name: str, message: str, model: str | None = None, *, force: bool = False
+    ) -> ChatResult:
+        """Send one message to one endpoint: :meth:`test_stream`, read to its end."""
+        return await self.test_stream(name, message, model, force=force).collect()
 
     async def probe(self, name: str, deep: bool = False) -> ProbeResult:
         """Probe one endpoint now (a list of models, or a one-token chat when ``deep``)."""

@@ -6,8 +6,7 @@ candidates (a pinned endpoint, or the router's plan for the model with
 ``needs={"embeddings"}``), then one attempt after another while each candidate's
 guard admits it, until one succeeds. An embedding reply is whole, so every failure
 may fail over (unless the caller pinned the endpoint or sent a request no endpoint
-could take); when every candidate is busy the path waits for a free slot, up to the
-timeout, as chat does.
+could take); admission and queueing are chat's (``engine/admission.py``).
 
 An attempt (:meth:`EmbeddingPath.attempt`) bounds the whole call by the endpoint's
 ``timeout_seconds``, counts it in the position's metrics and the request log
@@ -19,24 +18,23 @@ reports none) and feeds the breaker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
 
 from endpoint_desk.core.embeddings import EmbeddingRequest, EmbeddingResult
 from endpoint_desk.core.errors import (
     BadRequest,
-    BudgetExceeded,
     ConfigError,
     DeskError,
-    Overloaded,
     UpstreamError,
     UpstreamTimeout,
 )
-from endpoint_desk.core.models import Attempt, Usage, new_id
+from endpoint_desk.core.models import Usage, new_id
+from endpoint_desk.engine.admission import Admission, fails_over
 from endpoint_desk.engine.cost import embedding_cost, estimate_tokens
-from endpoint_desk.engine.guards import Guard, wait_any_free
 from endpoint_desk.engine.position import Position
-from endpoint_desk.engine.request_path import RequestPath, _fails_over, _refusal
+from endpoint_desk.engine.request_path import RequestPath
 from endpoint_desk.engine.router import able
 
 KIND = "embeddings"
@@ -72,53 +70,30 @@ class EmbeddingPath:
             self.verdicts.budget_alert("desk", refusal)
             raise refusal
         candidates, asked = self._candidates(request, pinned)
-        first = candidates[0]
-        max_tries = 1 + max(0, first.spec.limits.retry_attempts)
-        deadline = time.monotonic() + first.spec.limits.timeout_seconds
-        attempts: list[Attempt] = []
-        tried: set[str] = set()
-        refusals: list[DeskError] = []
-        last_error: DeskError | None = None
-        while True:
-            busy: list[Guard] = []
-            refusals.clear()
-            for pos in candidates:
-                if len(attempts) >= max_tries:
-                    break
-                if pos.name in tried:
-                    continue
-                guard = self._admit(pos, refusals, busy)
-                if guard is None:
-                    continue
-                tried.add(pos.name)
-                attempt = Attempt(endpoint=pos.name, started=time.time())
-                attempts.append(attempt)
+        admission = Admission(
+            candidates,
+            request.model,
+            self.portfolio,
+            self.verdicts,
+            self.requests.queue_seconds,
+            self.requests.totals,
+        )
+        async with contextlib.aclosing(admission.turns()) as turns:
+            async for pos, attempt in turns:
                 started = time.perf_counter()
-                guard.enter()
                 try:
                     model = pos.spec.upstream_model(asked) or ""
-                    result = await self.attempt(pos, request, model, len(attempts))
+                    result = await self.attempt(pos, request, model, len(admission.attempts))
                 except DeskError as exc:
-                    attempt.error_kind, attempt.error = exc.kind, exc.one_line()
-                    last_error = exc
-                    if pinned is not None or not _fails_over(exc):
+                    admission.failed(attempt, exc, started)
+                    if pinned is not None or not fails_over(exc):
                         raise
                     continue
-                finally:
-                    attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-                    guard.leave()
-                result.attempts = attempts
+                attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+                result.attempts = admission.attempts
                 result.latency_ms = (time.perf_counter() - t0) * 1000
                 return result
-            if len(attempts) >= max_tries or not busy:
-                break
-            # Every candidate left is busy: wait for a free slot, up to the timeout.
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not await wait_any_free(busy, remaining):
-                break
-        if last_error is not None:
-            raise last_error
-        raise _refusal(refusals, request.model)
+        raise admission.refusal()
 
     def _candidates(
         self, request: EmbeddingRequest, pinned: str | None
@@ -135,20 +110,6 @@ class EmbeddingPath:
                 param="model",
             )
         return self.requests.router.plan(request.model, self.portfolio.positions, needs)
-
-    def _admit(self, pos: Position, refusals: list[DeskError], busy: list[Guard]) -> Guard | None:
-        """``pos``'s guard when it admits one more request; else ``None``, with the
-        refusal noted (and the guard in ``busy`` when only its concurrency is full)."""
-        guard = self.portfolio.guard(pos)
-        refused = guard.admit(pos.name, pos.spec.limits, pos.metrics.spend_today())
-        if refused is None:
-            return guard
-        refusals.append(refused)
-        if isinstance(refused, Overloaded):
-            busy.append(guard)
-        elif isinstance(refused, BudgetExceeded):
-            self.verdicts.budget_alert(pos.name, refused)
-        return None
 
     async def attempt(
         self, pos: Position, request: EmbeddingRequest, model: str, attempt_no: int = 1

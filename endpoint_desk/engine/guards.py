@@ -1,9 +1,10 @@
 """Guards: what may go to an endpoint right now.
 
 One :class:`Guard` per endpoint holds its rate limit (a sliding window of admissions
-per minute), its concurrency limit (in-flight count with waiters), its circuit breaker
-("stop-loss": a rolling window of outcomes) and its backoff. :class:`DeskBudget` is the
-desk-wide daily spend cap. Every check is a few attribute reads: guards run on the hot
+per minute) and its concurrency limit (in-flight count with a queue of waiters), both
+only when the endpoint sets them, and its circuit breaker ("stop-loss": a rolling
+window of outcomes) and its backoff. :class:`DeskBudget` is the desk-wide daily spend
+cap. Every check is a few attribute reads: guards run on the hot
 path and never await the store.
 
 The guard decides; the desk acts (changes states, publishes alerts).
@@ -12,6 +13,7 @@ The guard decides; the desk acts (changes states, publishes alerts).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -156,46 +158,87 @@ class Breaker:
 class Guard:
     """All per-endpoint guards of one position.
 
+    The rate and concurrency limits apply only when the endpoint sets them; an endpoint
+    without limits is admitted with a few attribute reads. When a set concurrency limit
+    is full, a request may wait for a slot (:func:`wait_for_slot`): a request that
+    leaves hands its slot to the longest waiter (a reservation), so requests arriving
+    later never overtake the queue.
+
     Args:
         breaker: the desk's breaker settings.
         rate_window: seconds of the rate window (60: per minute; tests shorten it).
     """
 
-    __slots__ = ("_rate", "_waiters", "breaker", "in_flight", "peak_in_flight", "rate_window")
+    __slots__ = (
+        "_rate",
+        "_reserved",
+        "_waiters",
+        "breaker",
+        "in_flight",
+        "limit",
+        "peak_in_flight",
+        "rate_window",
+    )
 
     def __init__(self, breaker: BreakerSettings, rate_window: float = 60.0) -> None:
         self.rate_window = rate_window
         self._rate: RateLimiter | None = None
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.limit: int | None = None
+        """The concurrency limit as of the last admission (``None``: no limit)."""
+        self._reserved = 0
+        """Slots handed to waiters that have not taken them yet."""
         self._waiters: deque[asyncio.Future[None]] = deque()
         self.breaker = Breaker(breaker)
 
-    def admit(self, name: str, limits: Limits, spent_today: float) -> DeskError | None:
+    def admit(
+        self, name: str, limits: Limits, spent_today: float, *, claim: bool = False
+    ) -> DeskError | None:
         """Check budget, concurrency and rate for one new request; on success take a
-        rate slot (the caller must then ``enter()``). Returns the refusal or ``None``."""
+        rate slot (the caller must then ``enter()``). Returns the refusal or ``None``.
+
+        ``claim``: the request holds a slot handed to it while it waited
+        (:func:`wait_for_slot`); it takes that slot, or hands it on when refused.
+        """
+        if claim:
+            self._reserved -= 1
+        conc = self.limit = limits.max_concurrent_requests
+        rpm = limits.max_requests_per_minute
+        if conc is None and rpm is None and limits.daily_budget is None:
+            return None
+        refusal = self._check(name, limits, spent_today)
+        if refusal is not None and claim:
+            self._hand_on()
+        return refusal
+
+    def _check(self, name: str, limits: Limits, spent_today: float) -> DeskError | None:
         if limits.daily_budget is not None and spent_today >= limits.daily_budget:
             return BudgetExceeded(
                 f"{name} reached its daily budget ({spent_today:.4f} of "
                 f"{limits.daily_budget:g} USD)",
                 endpoint=name,
             )
-        rate = self._rate
-        if rate is None or rate.limit != limits.max_requests_per_minute:
-            rate = self._rate = RateLimiter(limits.max_requests_per_minute, self.rate_window)
-        busy = self.in_flight >= limits.max_concurrent_requests
-        wait = rate.try_acquire(take=not busy)
-        if wait:
-            return RateLimited(
-                f"{name} is at its limit of {limits.max_requests_per_minute} requests per "
-                f"{_window_text(self.rate_window)}; a slot frees in {wait:.1f} s",
-                endpoint=name,
-                retry_after=wait,
-            )
+        conc = limits.max_concurrent_requests
+        busy = conc is not None and self.in_flight + self._reserved >= conc
+        rpm = limits.max_requests_per_minute
+        if rpm is not None:
+            rate = self._rate
+            if rate is None:
+                rate = self._rate = RateLimiter(rpm, self.rate_window)
+            rate.limit = rpm  # a changed limit keeps the window's admissions
+            wait = rate.try_acquire(take=not busy)
+            if wait:
+                return RateLimited(
+                    f"{name} is at its limit of {rpm} requests per "
+                    f"{_window_text(self.rate_window)}; a slot frees in {wait:.1f} s",
+                    endpoint=name,
+                    retry_after=wait,
+                )
         if busy:
             return Overloaded(
                 f"{name} has {self.in_flight} requests in flight "
-                f"(max_concurrent_requests = {limits.max_concurrent_requests})",
+                f"(max_concurrent_requests = {conc})",
                 endpoint=name,
             )
         return None
@@ -207,24 +250,45 @@ class Guard:
             self.peak_in_flight = self.in_flight
 
     def leave(self) -> None:
-        """A request ended; wake one waiter for a free slot."""
+        """A request ended; its slot goes to the longest waiter, if any."""
         self.in_flight -= 1
-        while self._waiters:
-            fut = self._waiters.popleft()
+        if self._waiters:
+            self._hand_on()
+
+    def release(self) -> None:
+        """Give back a slot handed over while waiting but not taken (the request was
+        served elsewhere, or went away)."""
+        self._reserved -= 1
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Hand a free slot to the longest waiter (``waiter()``), if there is one."""
+        limit = self.limit
+        waiters = self._waiters
+        while waiters and (limit is None or self.in_flight + self._reserved < limit):
+            fut = waiters.popleft()
             if not fut.done():
                 fut.set_result(None)
-                break
+                self._reserved += 1
+                return
 
     def waiter(self) -> asyncio.Future[None]:
-        """A future resolved when a request leaves (registered at once, so a leave
-        right after a refused admission is never missed)."""
+        """A future resolved when a slot is handed to it (registered at once, so a
+        leave right after a refused admission is never missed). Whoever registers one
+        must resolve it through :func:`wait_for_slot`."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
         return fut
 
-    async def wait_free(self, timeout: float) -> bool:
-        """Wait until a request leaves (or ``timeout``); whether one did."""
-        return await wait_any_free([self], timeout)
+    def forget(self, fut: asyncio.Future[None]) -> bool:
+        """Stop waiting with ``fut``; whether a slot had been handed to it already
+        (then the caller holds it: take it with ``admit(claim=True)`` or ``release()``)."""
+        if fut.done() and not fut.cancelled():
+            return True
+        fut.cancel()
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(fut)
+        return False
 
 
 class DeskBudget:
@@ -245,22 +309,27 @@ class DeskBudget:
         return None
 
 
-async def wait_any_free(guards: list[Guard], timeout: float) -> bool:
-    """Wait until any of ``guards`` has a request leave (or ``timeout``)."""
+async def wait_for_slot(guards: list[Guard], timeout: float) -> list[Guard]:
+    """Wait until any of ``guards`` hands this request a slot, at most ``timeout``
+    seconds (with no guards: just sleep; a rate limit frees in time).
+
+    Returns:
+        The guards that handed over a slot; the caller holds each and must take it
+        (``admit(claim=True)``) or give it back (``release()``). When the wait is
+        cancelled, every slot handed over is given back.
+    """
     if not guards:
-        return False
+        await asyncio.sleep(timeout)
+        return []
     futures = [g.waiter() for g in guards]
     try:
-        done, _ = await asyncio.wait(futures, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        return bool(done)
-    finally:
+        await asyncio.wait(futures, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
         for g, fut in zip(guards, futures, strict=True):
-            if not fut.done():
-                fut.cancel()
-            try:
-                g._waiters.remove(fut)
-            except ValueError:
-                pass
+            if g.forget(fut):
+                g.release()
+        raise
+    return [g for g, fut in zip(guards, futures, strict=True) if g.forget(fut)]
 
 
 def _window_text(window: float) -> str:

@@ -45,6 +45,8 @@ class MetricsSnapshot:
     recent_latency: tuple[float, ...]
     cache_hit_rate: float | None = None
     health_samples: int = 0
+    queued: int = 0
+    """Requests waiting for a slot (a limit the user set is full)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +58,7 @@ class MetricsSnapshot:
             "ttft_p50_ms": self.ttft_p50_ms,
             "ttft_p95_ms": self.ttft_p95_ms,
             "in_flight": self.in_flight,
+            "queued": self.queued,
             "req_per_min": round(self.req_per_min, 2),
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
@@ -95,6 +98,7 @@ class EndpointMetrics:
         "input_tokens",
         "ok_ewma",
         "output_tokens",
+        "queued",
         "requests",
         "ttft_ewma",
         "window",
@@ -104,6 +108,7 @@ class EndpointMetrics:
         self.requests = 0
         self.errors = 0
         self.in_flight = 0
+        self.queued = 0
         self.input_tokens = 0
         self.output_tokens = 0
         self.cost_total = 0.0
@@ -246,4 +251,5 @@ class EndpointMetrics:
             recent_latency=tuple(w[2] for w in items[-30:]),
             cache_hit_rate=(self.cache_hits / lookups) if lookups else None,
             health_samples=len(self._health),
+            queued=self.queued,
         )

@@ -132,9 +132,12 @@ class Portfolio:
         """
         if spec.name in self.positions:
             raise Duplicate(f"an endpoint named {spec.name!r} already exists")
-        if "limits" not in spec.model_fields_set:
-            # an endpoint that sets no limits gets the desk's [defaults]
-            spec = spec.model_copy(update={"limits": self.settings.defaults.model_copy()})
+        # the desk's [defaults] fill every limit the endpoint does not set itself
+        own = spec.limits
+        limits = self.settings.defaults.model_copy(
+            update={k: getattr(own, k) for k in own.model_fields_set}
+        )
+        spec = spec.model_copy(update={"limits": limits})
         pos = Position(spec, EndpointState.OFF)
         if proof is not None:
             await proof(pos)

@@ -3,10 +3,11 @@
 ``Desk.stream(request)`` returns the :class:`ChatStream` of :meth:`RequestPath.serve`;
 iterating it runs the path: the desk's daily budget, the candidates (a pinned endpoint,
 or the router's plan), the reply cache, then one attempt after another
-(``engine/attempt.py``) while each candidate's guard admits it, until one succeeds.
-Failover happens only before the first content chunk reached the caller; when every
-candidate is busy the path waits for a free slot, up to the timeout. What the path
-learns on the way (the serving endpoint, the result) goes into the request's
+(``engine/attempt.py``) while each candidate's guard admits it, until one succeeds
+(``engine/admission.py``, shared with embeddings). Failover happens only before the
+first content chunk reached the caller; when every candidate is at a limit its user
+set, the request queues for a slot (``engine/queueing.py``) before it is refused. What
+the path learns on the way (the serving endpoint, the result) goes into the request's
 :class:`Outcome`, which the stream shows its caller.
 """
 
@@ -18,16 +19,13 @@ from collections.abc import AsyncGenerator
 
 from endpoint_desk.core.config import Settings
 from endpoint_desk.core.errors import (
-    BadRequest,
-    BudgetExceeded,
     DeskError,
-    NoEndpointAvailable,
-    Overloaded,
 )
-from endpoint_desk.core.models import Attempt, ChatChunk, ChatRequest, ChatResult
+from endpoint_desk.core.models import ChatChunk, ChatRequest, ChatResult
+from endpoint_desk.engine.admission import Admission, fails_over
 from endpoint_desk.engine.attempt import AttemptRunner
 from endpoint_desk.engine.cache import ReplyCache, cache_key, wants_cache
-from endpoint_desk.engine.guards import DeskBudget, Guard, wait_any_free
+from endpoint_desk.engine.guards import DeskBudget
 from endpoint_desk.engine.ledger import Ledger
 from endpoint_desk.engine.portfolio import Portfolio
 from endpoint_desk.engine.router import Router, able
@@ -118,6 +116,7 @@ class RequestPath:
         self.totals = ledger.totals
         self.router = Router(settings.routing)
         self.desk_budget = DeskBudget(settings.budget.daily_desk_budget)
+        self.queue_seconds = settings.routing.queue_seconds
         self.cache = ReplyCache(settings.cache.ttl_seconds, settings.cache.max_entries)
 
     def serve(
@@ -157,39 +156,24 @@ class RequestPath:
                 async for chunk in self._replay(hit, request, outcome):
                     yield chunk
                 return
-        attempts: list[Attempt] = []
-        max_tries = 1 + max(0, first.spec.limits.retry_attempts)
-        deadline = time.monotonic() + first.spec.limits.timeout_seconds
-        tried: set[str] = set()
-        refusals: list[DeskError] = []
-        last_error: DeskError | None = None
-        while True:
-            busy: list[Guard] = []
-            refusals.clear()
-            for pos in candidates:
-                if len(attempts) >= max_tries:
-                    break
-                if pos.name in tried:
-                    continue
-                guard = self.portfolio.guard(pos)
-                refused = guard.admit(pos.name, pos.spec.limits, pos.metrics.spend_today())
-                if refused is not None:
-                    refusals.append(refused)
-                    if isinstance(refused, Overloaded):
-                        busy.append(guard)
-                    elif isinstance(refused, BudgetExceeded):
-                        self.verdicts.budget_alert(pos.name, refused)
-                    continue
-                tried.add(pos.name)
+        admission = Admission(
+            candidates,
+            request.model,
+            self.portfolio,
+            self.verdicts,
+            self.queue_seconds,
+            self.totals,
+        )
+        async with contextlib.aclosing(admission.turns()) as turns:
+            async for pos, attempt in turns:
                 upstream_model = pos.spec.upstream_model(asked) or ""
                 started = time.perf_counter()
-                attempt = Attempt(endpoint=pos.name, started=time.time())
-                attempts.append(attempt)
                 sent_any = False
-                guard.enter()
                 try:
                     async with contextlib.aclosing(
-                        self.attempts.run(pos, request, upstream_model, outcome, t0, len(attempts))
+                        self.attempts.run(
+                            pos, request, upstream_model, outcome, t0, len(admission.attempts)
+                        )
                     ) as chunks:
                         async for chunk in chunks:
                             if chunk.delta or chunk.tool_calls:
@@ -198,27 +182,15 @@ class RequestPath:
                     attempt.elapsed_ms = (time.perf_counter() - started) * 1000
                     result = outcome.result
                     if result is not None:
-                        result.attempts = attempts
+                        result.attempts = admission.attempts
                         if key is not None and wants_cache(request, pos.spec.cache):
                             self.cache.put(key, result)
                     return
                 except DeskError as exc:
-                    attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-                    attempt.error_kind, attempt.error = exc.kind, exc.one_line()
-                    last_error = exc
-                    if sent_any or pinned is not None or not _fails_over(exc):
+                    admission.failed(attempt, exc, started)
+                    if sent_any or pinned is not None or not fails_over(exc):
                         raise
-                finally:
-                    guard.leave()
-            if len(attempts) >= max_tries or not busy:
-                break
-            # Every candidate left is busy: wait for a free slot, up to the timeout.
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not await wait_any_free(busy, remaining):
-                break
-        if last_error is not None:
-            raise last_error
-        raise _refusal(refusals, request.model)
+        raise admission.refusal()
 
     async def _replay(
         self, hit: ChatResult, request: ChatRequest, outcome: Outcome
@@ -235,23 +207,3 @@ class RequestPath:
             model=hit.model,
             session_id=hit.session_id,
         )
-
-
-def _fails_over(exc: DeskError) -> bool:
-    """Whether another endpoint may take a request that failed with ``exc``."""
-    return not isinstance(exc, BadRequest) or exc.status is not None
-
-
-def _refusal(refusals: list[DeskError], model: str) -> DeskError:
-    """The error for a request no candidate would take: the refusal itself when all
-    agree (one kind), else a summary naming each endpoint's reason."""
-    if not refusals:
-        return NoEndpointAvailable(f"no endpoint available for {model!r}")
-    kinds = {type(r) for r in refusals}
-    if len(kinds) == 1:
-        return refusals[0]
-    reasons = "; ".join(r.one_line() for r in refusals[:5])
-    retry = min((r.retry_after for r in refusals if r.retry_after), default=None)
-    return NoEndpointAvailable(
-        f"no endpoint could take a request for {model!r}: {reasons}", retry_after=retry
-    )

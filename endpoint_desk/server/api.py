@@ -24,16 +24,8 @@ import orjson
 from aiohttp import web
 
 from endpoint_desk.core.errors import BadRequest, ConfigError, DeskError
-from endpoint_desk.core.models import slugify
 from endpoint_desk.engine.desk import Desk
-from endpoint_desk.engine.position import EndpointView
-from endpoint_desk.server.api_create import (
-    LIMIT_FIELDS,
-    SPEC_FIELDS,
-    Unprocessable,
-    create_endpoint,
-    secrets_into_refs,
-)
+from endpoint_desk.server.api_create import Unprocessable, create_endpoint
 from endpoint_desk.server.responses import json_response
 
 T = TypeVar("T")
@@ -99,44 +91,23 @@ class EndpointsAPI:
     # ---------------------------------------------------------------- change
 
     async def update(self, request: web.Request) -> web.Response:
-        """``PATCH``/``PUT /api/endpoints/{name}``: change fields (validated)."""
+        """``PATCH``/``PUT /api/endpoints/{name}``: change settings by key, all or
+        nothing, through the same engine call as ``desk set`` (``Desk.configure``): the
+        body's keys are the spec's fields (tables such as ``limits`` merge), dotted keys
+        (``model_mapping.gpt-4``) and the short aliases (``timeout``, ``rpm``...);
+        ``null`` unsets. Secret values are stored as secrets; the answer carries only
+        their references, plus ``changes`` (key, old, new)."""
         view = self.desk.endpoint(request.match_info["name"])
         body = await _body(request)
-        return await self._complete(self._update(view, body))
-
-    async def _update(self, view: EndpointView, body: dict[str, Any]) -> web.Response:
         if not body:
             raise Unprocessable("nothing to change: send the fields to change")
-        unknown = sorted(k for k in body if k not in SPEC_FIELDS and k not in LIMIT_FIELDS)
-        if unknown:
-            raise Unprocessable(f"unknown field(s): {', '.join(unknown)}", param=unknown[0])
-        changes = {k: v for k, v in body.items() if k in SPEC_FIELDS}
-        if "name" in changes and slugify(str(changes.pop("name"))) != view.name:
-            raise Unprocessable(
-                "an endpoint cannot be renamed; add a new one instead", param="name"
-            )
-        limits = view.spec.limits.model_dump()
-        touched = False
-        if isinstance(body.get("limits"), dict):
-            limits.update(body["limits"])
-            touched = True
-        for key in LIMIT_FIELDS:
-            if key in body:
-                limits[key] = body[key]
-                touched = True
-        if touched:
-            changes["limits"] = limits
-        if "selectors" in body:
-            if not isinstance(body["selectors"], dict):
-                raise Unprocessable("'selectors' must be an object", param="selectors")
-            changes["options"] = {**view.spec.options, **body["selectors"]}
-        # a replaced secret keeps its name ({endpoint}.{field}): nothing stale is left
-        secrets_into_refs(self.desk, changes, view.name, [])
         try:
-            updated = await self.desk.update(view.name, **changes)
+            done = await self._complete(self.desk.configure(view.name, body))
         except ConfigError as exc:
-            raise Unprocessable(exc.message) from None
-        return json_response(updated.to_dict())
+            raise Unprocessable(exc.message, param=exc.param) from None
+        data = done.view.to_dict()
+        data["changes"] = [{"key": k, "old": old, "new": new} for k, old, new in done.changes]
+        return json_response(data)
 
     async def delete(self, request: web.Request) -> web.Response:
         """``DELETE /api/endpoints/{name}`` (its stored secrets go too)."""
@@ -157,8 +128,9 @@ class EndpointsAPI:
     # ---------------------------------------------------------------- use
 
     async def test(self, request: web.Request) -> web.Response:
-        """``POST /api/endpoints/{name}/test`` ``{"message", "model"}``: the
-        standardized result."""
+        """``POST /api/endpoints/{name}/test`` ``{"message", "model", "force"}``: the
+        standardized result. An endpoint switched OFF is refused (409) unless
+        ``"force": true``."""
         view = self.desk.endpoint(request.match_info["name"])
         body = await _body(request)
         message = body.get("message", "Say hello.")
@@ -167,7 +139,10 @@ class EndpointsAPI:
         model = body.get("model")
         if model is not None and not isinstance(model, str):
             raise Unprocessable("'model' must be a string", param="model")
-        result = await self.desk.test(view.name, message, model or None)
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise Unprocessable("'force' must be true or false", param="force")
+        result = await self.desk.test(view.name, message, model or None, force=force)
         return json_response(result.to_dict())
 
     async def health(self, request: web.Request) -> web.Response:

@@ -1,7 +1,7 @@
 """``/metrics`` in Prometheus text format, with ``prometheus-client``.
 
 Nothing is observed on the request path: counters (requests, errors, tokens, cost,
-in-flight, states) are read from the engine's own plain counters when Prometheus
+in-flight, queued, states) are read from the engine's own plain counters when Prometheus
 scrapes, and the latency / time-to-first-token histograms and the requests by kind
 (chat or embeddings) are filled by a task that follows the engine's ``RequestDone``
 events, off the path.
@@ -122,6 +122,11 @@ class DeskCollector(Collector):
         in_flight = GaugeMetricFamily(
             "desk_in_flight", "Requests in flight on an endpoint.", labels=["endpoint"]
         )
+        queued = GaugeMetricFamily(
+            "desk_queued",
+            "Requests waiting for a slot at an endpoint (a limit its user set is full).",
+            labels=["endpoint"],
+        )
         state = GaugeMetricFamily(
             "desk_endpoint_state",
             "1 for the state each endpoint is in, 0 for the others.",
@@ -134,9 +139,10 @@ class DeskCollector(Collector):
             tokens.add_metric([pos_name, "output"], metrics.output_tokens)
             cost.add_metric([pos_name], metrics.cost_total)
             in_flight.add_metric([pos_name], metrics.in_flight)
+            queued.add_metric([pos_name], metrics.queued)
             for st in EndpointState:
                 state.add_metric([pos_name, st.value], 1.0 if st == current else 0.0)
-        yield from (requests, errors, tokens, cost, in_flight, state)
+        yield from (requests, errors, tokens, cost, in_flight, queued, state)
 
         totals = self.desk.totals
         yield CounterMetricFamily(
@@ -147,6 +153,9 @@ class DeskCollector(Collector):
         )
         yield CounterMetricFamily(
             "desk_total_cost_usd", "Spend in US dollars, desk-wide.", totals.cost_total
+        )
+        yield GaugeMetricFamily(
+            "desk_total_queued", "Requests waiting for a slot, desk-wide.", totals.queued
         )
 
         latency = HistogramMetricFamily(

@@ -8,25 +8,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import (
-    Button,
-    DataTable,
-    Footer,
-    Input,
-    Label,
-    Static,
-    TabbedContent,
-    TabPane,
-)
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from endpoint_desk.core.errors import ConfigError, DeskError
-from endpoint_desk.core.inputs import parse_model_map
+from endpoint_desk.core.errors import DeskError
+from endpoint_desk.core.models import Limits
 from endpoint_desk.core.tools import capability_words
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.tui.charts import draw_latency, draw_success
@@ -43,32 +33,11 @@ from endpoint_desk.tui.format import (
     role_color,
     state_text,
 )
+from endpoint_desk.tui.quick_test import quick_test
+from endpoint_desk.tui.settings_form import SettingsForm
 
 if TYPE_CHECKING:
     from endpoint_desk.tui.app import DeskApp
-
-#: editable fields: (input id, label, where it lives, parser)
-LIMIT_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("max_requests_per_minute", "requests / minute", "int"),
-    ("max_concurrent_requests", "concurrent requests", "int"),
-    ("timeout_seconds", "timeout (s)", "float"),
-    ("retry_attempts", "retries (other endpoints)", "int"),
-    ("health_check_interval", "health check every (s)", "float"),
-    ("daily_budget", "daily budget (USD, empty: none)", "float?"),
-)
-
-
-def parse_number(label: str, text: str, kind: str) -> float | int | None:
-    """Parse a form field; a readable ConfigError names the field."""
-    text = text.strip()
-    if not text:
-        if kind.endswith("?"):
-            return None
-        raise ConfigError(f"{label} needs a value")
-    try:
-        return int(text) if kind.startswith("int") else float(text)
-    except ValueError:
-        raise ConfigError(f"{label} must be a number, got {text!r}") from None
 
 
 def config_lines(view: EndpointView) -> list[tuple[str, str]]:
@@ -92,6 +61,7 @@ def config_lines(view: EndpointView) -> list[tuple[str, str]]:
     mapping = ", ".join(f"{a}→{b}" for a, b in spec.model_mapping.items())
     lines.append(("model mapping", mapping or "none"))
     lines.append(("default model", spec.default_model or "first listed"))
+    lines.append(("limits", limits_summary(spec.limits)))
     lines.append(("weight / tier", f"{spec.weight:g} / {spec.tier}"))
     if spec.prices:
         lines.append(
@@ -108,6 +78,21 @@ def config_lines(view: EndpointView) -> list[tuple[str, str]]:
     return lines
 
 
+def limits_summary(limits: Limits) -> str:
+    """The limits on one line; an unset rate or concurrency limit reads "no limit"."""
+    rpm, conc = limits.max_requests_per_minute, limits.max_concurrent_requests
+    queue = limits.queue_seconds
+    budget = limits.daily_budget
+    return (
+        f"{'no rate limit' if rpm is None else f'{rpm}/min'} · "
+        f"{'no concurrency limit' if conc is None else f'{conc} at once'} · "
+        f"queue {'desk default' if queue is None else f'{queue:g} s'} · "
+        f"timeout {limits.timeout_seconds:g} s · {limits.retry_attempts} retries · "
+        f"health every {limits.health_check_interval:g} s · "
+        f"budget {'none' if budget is None else fmt_money(budget) + '/day'}"
+    )
+
+
 class DetailScreen(Screen[None]):
     """Everything about one endpoint; ``escape`` goes back to the portfolio."""
 
@@ -115,7 +100,9 @@ class DetailScreen(Screen[None]):
         "## Endpoint detail\n"
         "**Overview**: state and why, figures, configuration (secrets masked), the "
         "reasons of the last trips. **Settings**: edit limits, model mapping, strategy "
-        "weight and tier, then **Save** (the adapter restarts). **Charts**: latency and "
+        "weight and tier, prices, the reply cache, and any other setting as KEY=VALUE "
+        "(the keys of `desk set`), then **Save**: all or nothing, a bad value is named "
+        "and nothing changes (the adapter restarts). **Charts**: latency and "
         "success over time. **Requests** and **Health**: the newest first.\n\n"
         "`escape` back, `space` switch ON/OFF, `t` test, `r` reload."
     )
@@ -147,21 +134,7 @@ class DetailScreen(Screen[None]):
                 yield Static("", id="detail-config")
                 yield Static("", id="detail-trips")
             with TabPane("Settings", id="detail-settings"), VerticalScroll():
-                with Grid(id="detail-form"):
-                    for key, label, _kind in LIMIT_FIELDS:
-                        yield Label(label)
-                        yield Input(id=f"f-{key}")
-                    yield Label("weight (weighted strategy)")
-                    yield Input(id="f-weight")
-                    yield Label("tier (lower first)")
-                    yield Input(id="f-tier")
-                    yield Label("model mapping (asked=upstream, …)")
-                    yield Input(id="f-mapping")
-                    yield Label("default model")
-                    yield Input(id="f-default-model")
-                with Horizontal(classes="dialog-buttons"):
-                    yield Button("Save", id="detail-save", variant="primary")
-                    yield Button("Reset", id="detail-reset")
+                yield SettingsForm(self.endpoint_name, id="detail-settings-form")
             with TabPane("Charts", id="detail-charts"), Vertical():
                 yield PlotextPlot(id="chart-latency")
                 yield PlotextPlot(id="chart-success")
@@ -218,7 +191,8 @@ class DetailScreen(Screen[None]):
         figures = (
             f"[b]success[/b] {fmt_pct(m.success_rate)}   [b]p50[/b] {fmt_ms(m.p50_ms)}   "
             f"[b]p95[/b] {fmt_ms(m.p95_ms)}   [b]first token p50[/b] {fmt_ms(m.ttft_p50_ms)}\n"
-            f"[b]requests[/b] {m.requests} ({m.errors} failed)   [b]in flight[/b] {m.in_flight}   "
+            f"[b]requests[/b] {m.requests} ({m.errors} failed)   [b]in flight[/b] {m.in_flight}"
+            f"{f'   [b]queued[/b] {m.queued}' if m.queued else ''}   "
             f"[b]req/min[/b] {m.req_per_min:.0f}   [b]tokens[/b] {m.input_tokens}+{m.output_tokens}"
             f"   [b]cost today[/b] {fmt_money(m.cost_today)}   [b]uptime[/b] {fmt_pct(m.uptime)}"
         )
@@ -315,60 +289,12 @@ class DetailScreen(Screen[None]):
     # ------------------------------------------------------------------ form
 
     def fill_form(self, view: EndpointView) -> None:
-        limits = view.spec.limits
-        for key, _label, _kind in LIMIT_FIELDS:
-            value = getattr(limits, key)
-            self.query_one(f"#f-{key}", Input).value = "" if value is None else f"{value:g}"
-        self.query_one("#f-weight", Input).value = f"{view.spec.weight:g}"
-        self.query_one("#f-tier", Input).value = str(view.spec.tier)
-        self.query_one("#f-mapping", Input).value = ", ".join(
-            f"{a}={b}" for a, b in view.spec.model_mapping.items()
-        )
-        self.query_one("#f-default-model", Input).value = view.spec.default_model or ""
+        """Show the endpoint's stored settings in the Settings tab."""
+        self.query_one(SettingsForm).fill(view)
 
-    def form_changes(self) -> dict[str, Any]:
-        """The form as ``desk.update`` keyword arguments.
-
-        Raises:
-            ConfigError: a field does not parse (names the field).
-            BadRequest: the model mapping is not ``ASKED=UPSTREAM`` items.
-        """
-        view = self.desk_app.desk.endpoint(self.endpoint_name)
-        limits = view.spec.limits.model_dump()
-        for key, label, kind in LIMIT_FIELDS:
-            limits[key] = parse_number(label, self.query_one(f"#f-{key}", Input).value, kind)
-        weight = parse_number("weight", self.query_one("#f-weight", Input).value, "float")
-        tier = parse_number("tier", self.query_one("#f-tier", Input).value, "int")
-        mapping = parse_model_map(self.query_one("#f-mapping", Input).value)
-        default_model = self.query_one("#f-default-model", Input).value.strip() or None
-        return {
-            "limits": limits,
-            "weight": weight,
-            "tier": tier,
-            "model_mapping": mapping,
-            "default_model": default_model,
-        }
-
-    @on(Button.Pressed, "#detail-save")
     def action_save(self) -> None:
-        app = self.desk_app
-        try:
-            changes = self.form_changes()
-        except DeskError as exc:
-            app.show_error(exc, "Settings")
-            return
-        name = self.endpoint_name
-
-        async def save() -> None:
-            view = await app.desk.update(name, **changes)
-            self.fill_form(view)
-            app.notify(f"saved the settings of {name}", title="Settings")
-
-        app.run_engine(save, f"Saving {name}")
-
-    @on(Button.Pressed, "#detail-reset")
-    def _reset(self) -> None:
-        self.fill_form(self.desk_app.desk.endpoint(self.endpoint_name))
+        """Save the Settings tab (its **Save** button)."""
+        self.query_one(SettingsForm).save()
 
     # ------------------------------------------------------------------ actions
 
@@ -382,18 +308,7 @@ class DetailScreen(Screen[None]):
         self.desk_app.switch_endpoint(self.endpoint_name)
 
     def action_test(self) -> None:
-        app = self.desk_app
-        name = self.endpoint_name
-
-        async def test() -> None:
-            result = await app.desk.test(name, "Reply with the word OK.")
-            app.notify(
-                f"“{result.content.strip()[:60]}” in {fmt_ms(result.latency_ms)}",
-                title=f"{name} answered",
-            )
-            self.reload()
-
-        app.run_engine(test, f"Testing {name}")
+        quick_test(self.desk_app, self.endpoint_name, after=self.reload)
 
 
-__all__ = ["DetailScreen", "config_lines", "parse_number"]
+__all__ = ["DetailScreen", "config_lines"]

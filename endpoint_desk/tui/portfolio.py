@@ -15,7 +15,6 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from endpoint_desk.engine.position import EndpointView
 from endpoint_desk.tui.dialogs import ConfirmScreen
-from endpoint_desk.tui.format import fmt_money, fmt_ms
 from endpoint_desk.tui.portfolio_table import (
     COLUMNS,
     SORTABLE,
@@ -26,6 +25,7 @@ from endpoint_desk.tui.portfolio_table import (
     row_values,
     sort_value,
 )
+from endpoint_desk.tui.quick_test import quick_test
 
 if TYPE_CHECKING:
     from endpoint_desk.tui.app import DeskApp
@@ -235,22 +235,7 @@ class PortfolioPane(Vertical):
         name = self._selected_or_warn()
         if name is None:
             return
-        app = self.desk_app
-        app.notify(f"testing {name}…", title="Test", timeout=2)
-
-        async def test() -> None:
-            result = await app.desk.test(name, "Reply with the word OK.")
-            reply = result.content.strip().replace("\n", " ")
-            if len(reply) > 60:
-                reply = reply[:59] + "…"
-            app.notify(
-                f"“{reply}” in {fmt_ms(result.latency_ms)}, first token "
-                f"{fmt_ms(result.ttft_ms)}, {result.usage.total_tokens} tokens, "
-                f"{fmt_money(result.usage.cost)}",
-                title=f"{name} answered",
-            )
-
-        app.run_engine(test, f"Testing {name}")
+        quick_test(self.desk_app, name)
 
     def action_details(self) -> None:
         name = self._selected_or_warn()

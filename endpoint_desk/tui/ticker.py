@@ -13,12 +13,14 @@ from endpoint_desk.tui.format import fmt_money, fmt_pct, role_color
 
 
 class Ticker(Static):
-    """ON/total, requests per minute, success rate, spend against budget, /v1, alerts."""
+    """ON/total, requests per minute, queued requests, success rate, spend against
+    budget, /v1, alerts."""
 
     HELP = (
         "## Ticker\n"
         "The top line: endpoints **ON** out of all, requests per minute over the last "
-        "minute, the desk's success rate, spend today against the daily budget, the "
+        "minute, requests *queued* for a slot (when a limit you set is full), the desk's "
+        "success rate, spend today against the daily budget, the "
         "`/v1` server address (or *off*), and the count of warnings and errors."
     )
 
@@ -40,6 +42,8 @@ class Ticker(Static):
         text.append(f"ON {on}/{total}", style=f"bold {role_color(colors, on_role)}")
         rpm = sum(v.metrics.req_per_min for v in views)
         text.append(f"  {rpm:.0f} req/min")
+        if m.queued:
+            text.append(f"  queued {m.queued}", style=f"bold {role_color(colors, 'warning')}")
         ok_role = "muted"
         if m.success_rate is not None:
             ok_role = (

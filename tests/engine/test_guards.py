@@ -15,7 +15,7 @@ from endpoint_desk.core.errors import (
     UpstreamError,
 )
 from endpoint_desk.core.models import Limits
-from endpoint_desk.engine.guards import Breaker, DeskBudget, Guard, RateLimiter, wait_any_free
+from endpoint_desk.engine.guards import Breaker, DeskBudget, Guard, RateLimiter, wait_for_slot
 
 
 def test_rate_limiter_is_an_exact_sliding_window() -> None:
@@ -143,11 +143,49 @@ def test_endpoint_and_desk_budgets() -> None:
     assert isinstance(DeskBudget(1.0).check(1.0), BudgetExceeded)
 
 
-async def test_wait_free_wakes_on_leave() -> None:
+def test_no_limits_unless_set() -> None:
+    g = Guard(_settings(), rate_window=60.0)
+    limits = Limits()
+    assert limits.max_requests_per_minute is None and limits.max_concurrent_requests is None
+    for _ in range(1000):
+        assert g.admit("a", limits, 0.0) is None
+        g.enter()
+    assert g.in_flight == 1000
+
+
+async def test_a_leaving_request_hands_its_slot_to_the_longest_waiter() -> None:
     g = Guard(_settings())
+    limits = Limits(max_concurrent_requests=1)
+    assert g.admit("a", limits, 0.0) is None
     g.enter()
-    waiter = asyncio.create_task(wait_any_free([g], 5.0))
+    first = asyncio.create_task(wait_for_slot([g], 5.0))
+    second = asyncio.create_task(wait_for_slot([g], 5.0))
     await asyncio.sleep(0)
     g.leave()
-    assert await asyncio.wait_for(waiter, 1.0) is True
-    assert await g.wait_free(0.01) is False
+    assert await asyncio.wait_for(first, 1.0) == [g]
+    # the slot is reserved for the waiter: a newcomer does not overtake it
+    assert isinstance(g.admit("a", limits, 0.0), Overloaded)
+    assert g.admit("a", limits, 0.0, claim=True) is None
+    g.enter()
+    assert not second.done()
+    g.leave()
+    assert await asyncio.wait_for(second, 1.0) == [g]
+    g.release()  # served elsewhere: the slot is free again
+    assert g.admit("a", limits, 0.0) is None
+
+
+async def test_a_wait_that_times_out_or_is_cancelled_holds_no_slot() -> None:
+    g = Guard(_settings())
+    limits = Limits(max_concurrent_requests=1)
+    g.admit("a", limits, 0.0)
+    g.enter()
+    assert await wait_for_slot([g], 0.01) == []
+    waiter = asyncio.create_task(wait_for_slot([g], 5.0))
+    await asyncio.sleep(0)
+    g.leave()  # hands the slot to the waiter...
+    waiter.cancel()  # ...which goes away before it runs: the slot comes back
+    try:
+        await waiter
+    except asyncio.CancelledError:
+        pass
+    assert g.admit("a", limits, 0.0) is None

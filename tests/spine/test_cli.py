@@ -51,6 +51,12 @@ def portfolio() -> list[dict[str, object]]:
     return data
 
 
+def configuration() -> list[dict[str, object]]:
+    """The portfolio's configuration and state, without its figures (``req_per_min``
+    and the like move with the clock, not with what a command changed)."""
+    return [{k: v for k, v in ep.items() if k != "metrics"} for ep in portfolio()]
+
+
 def test_add_ls_test_stop_start_rm(desk_home: Path, sim_url: str) -> None:
     proc = ok("add", sim_url, "--name", "sim", "--model-map", "gpt-4=sim-large")
     assert "openai" in proc.stdout and "why:" in proc.stdout
@@ -86,7 +92,7 @@ def test_add_ls_test_stop_start_rm(desk_home: Path, sim_url: str) -> None:
 
 def test_bad_input_gets_one_clear_line_and_changes_nothing(desk_home: Path, sim_url: str) -> None:
     ok("add", sim_url, "--name", "sim")
-    before = portfolio()
+    before = configuration()
     fails("add", sim_url, "--name", "sim", words="already exists")
     fails("test", "nope", "hi", words="no endpoint named 'nope'")
     fails("start", "nope", words="no endpoint named")
@@ -96,14 +102,14 @@ def test_bad_input_gets_one_clear_line_and_changes_nothing(desk_home: Path, sim_
     fails("add", sim_url, "--name", "m", "--model-map", "nonsense", words="ASKED=UPSTREAM")
     fails("add", sim_url, "--name", "e", "--api-key-env", "NOPE_NOT_SET", words="NOPE_NOT_SET")
     fails("add", sim_url + "/sim/stats/x", "--name", "notapi", words="not as an API")
-    assert portfolio() == before
+    assert configuration() == before
 
     cfg = desk_home / "config" / "config.toml"
     cfg.write_text("[server\nport = 1")
     fails("ls", words="not valid TOML")
     fails("add", sim_url, "--name", "other", words="not valid TOML")
     cfg.unlink()
-    assert portfolio() == before
+    assert configuration() == before
 
 
 def test_keys_are_secrets(desk_home: Path, keyed_sim_url: str) -> None:
@@ -182,3 +188,65 @@ def test_options_configure_a_template_endpoint(desk_home: Path, sim_url: str) ->
     fails("add", sim_url, "--name", "c3", "--options", "@/no/such.json", words="cannot read")
     fails("add", sim_url, "--name", "c4", "--options", "[1]", words="JSON object")
     assert len(portfolio()) == 1
+
+
+def test_set_and_show_change_settings_without_json(desk_home: Path, sim_url: str) -> None:
+    ok("add", sim_url, "--name", "sim")
+    assert sim_url in ok("ls").stdout  # piped: rows whole, the URL not folded
+    shown = ok("show", "sim").stdout
+    assert "limits.max_requests_per_minute = (not set: no limit)" in shown
+    assert "limits.max_concurrent_requests = (not set: no limit)" in shown
+    assert "limits.timeout_seconds = 30.0" in shown
+
+    proc = ok("set", "sim", "rpm=100", "timeout=10", "model_mapping.gpt-4=sim-large")
+    assert "sim: limits.timeout_seconds 30.0 -> 10.0" in proc.stdout
+    assert "sim: model_mapping.gpt-4 (not set) -> sim-large" in proc.stdout
+    [ep] = portfolio()
+    spec = ep["spec"]
+    assert isinstance(spec, dict)
+    assert spec["limits"]["max_requests_per_minute"] == 100
+    assert spec["limits"]["timeout_seconds"] == 10.0
+    assert spec["model_mapping"] == {"gpt-4": "sim-large"}
+    result = json.loads(ok("test", "sim", "mapped", "--json", "--model", "gpt-4").stdout)
+    assert result["model"] == "sim-large"
+
+    # bad keys and values: one line naming them, nothing changed (all or nothing)
+    before = configuration()
+    fails("set", "sim", "timeout=5", "rpm=0", words="bad value for rpm")
+    fails("set", "sim", "bogus=1", words="unknown setting 'bogus'")
+    fails("set", "sim", "timout=1", words="did you mean timeout?")
+    fails("set", "sim", "no-equals-sign", words="KEY=VALUE")
+    fails("set", "sim", "enabled=false", words="desk start")
+    fails("set", "nope", "rpm=1", words="no endpoint named 'nope'")
+    assert configuration() == before
+
+    # a secret given as a value is stored as a secret and never shown
+    proc = ok("set", "sim", f"api_key={SECRET}", "rpm=")
+    assert SECRET not in proc.stdout + proc.stderr
+    assert "limits.max_requests_per_minute 100 -> (not set: no limit)" in proc.stdout
+    shown = ok("show", "sim").stdout
+    data = json.loads(ok("show", "sim", "--json").stdout)
+    assert SECRET not in shown and SECRET not in json.dumps(data)
+    assert data["api_key"].startswith(("file:", "keyring:"))
+    assert data["limits"]["max_requests_per_minute"] is None
+
+
+def test_test_refuses_an_endpoint_switched_off_unless_forced(desk_home: Path, sim_url: str) -> None:
+    import urllib.request
+
+    def chats() -> int:
+        with urllib.request.urlopen(sim_url + "/sim/stats", timeout=10) as resp:
+            stats = json.loads(resp.read())
+        return int(stats["requests"].get("POST /v1/chat/completions", 0))
+
+    ok("add", sim_url, "--name", "sim", "--off")
+    sent = chats()
+    proc = fails("test", "sim", "hi", words="sim is switched OFF")
+    assert "--force" in proc.stderr
+    assert chats() == sent  # nothing was sent
+    proc = ok("test", "sim", "hi", "--force")
+    assert "Echo: hi" in proc.stdout
+    assert "switched OFF; testing it anyway" in proc.stderr
+    assert chats() == sent + 1
+    [ep] = portfolio()
+    assert ep["state"] == "off" and ep["enabled"] is False  # still OFF

@@ -8,7 +8,7 @@ from endpoint_desk.core.models import EndpointKind, EndpointSpec, EndpointState
 from endpoint_desk.engine.events import Alert, EndpointChanged, HealthChecked, RequestDone
 from endpoint_desk.engine.metrics import EndpointMetrics
 from endpoint_desk.engine.position import EndpointView
-from endpoint_desk.tui.detail import config_lines, parse_number
+from endpoint_desk.tui.detail import config_lines
 from endpoint_desk.tui.format import (
     STATE_LOOK,
     fmt_count,
@@ -24,6 +24,7 @@ from endpoint_desk.tui.format import (
 )
 from endpoint_desk.tui.logbook import Logbook
 from endpoint_desk.tui.portfolio_table import render_cells, row_values, sort_value
+from endpoint_desk.tui.settings_form import edited_pairs, form_values
 
 COLORS = {"success": "#00ff00", "error": "#ff0000", "warning": "#ffff00", "muted": "#888888"}
 
@@ -120,16 +121,29 @@ def test_rows_render_and_sort() -> None:
 
 
 def test_detail_helpers() -> None:
-    assert parse_number("timeout", " 12.5 ", "float") == 12.5
-    assert parse_number("budget", "", "float?") is None
-    with pytest.raises(Exception, match="timeout must be a number"):
-        parse_number("timeout", "soon", "float")
     view = _view("gamma", EndpointState.ON)
+    shown = form_values(view)
+    assert shown["max_requests_per_minute"] == "" and shown["timeout_seconds"] == "30"
+    assert shown["cache"] == "false" and shown["mapping"] == ""
+    # only edited fields are sent; both prices emptied means "the price table"
+    edited = {**shown, "timeout_seconds": "12.5", "mapping": "fast=gpt-4o"}
+    assert edited_pairs(shown, edited, "note='two words' options.x=1") == [
+        ("limits.timeout_seconds", "12.5"),
+        ("model_mapping", "fast=gpt-4o"),
+        ("note", "two words"),
+        ("options.x", "1"),
+    ]
+    priced = {**shown, "input-price": "1", "output-price": "2"}
+    cleared = {**priced, "input-price": "", "output-price": ""}
+    assert edited_pairs(priced, cleared, "") == [("prices", "")]
+    with pytest.raises(Exception, match="KEY=VALUE"):
+        edited_pairs(shown, shown, "no-equals-sign")
     spec = view.spec.model_copy(
         update={"api_key": "file:gamma.api_key", "headers": {"X-Token": "abcdefghijklmnopq"}}
     )
     lines = dict(config_lines(EndpointView("gamma", spec, view.state, "", None, 0, view.metrics)))
     assert lines["API key"] == "file:gamma.api_key"
+    assert lines["limits"].startswith("no rate limit · no concurrency limit · queue desk")
     assert "abcdefghijklmnopq" not in lines["header X-Token"]
 
 

@@ -2,8 +2,8 @@
 
 One Chromium per event loop (``browser.shared_browser``), one context per endpoint
 (its own cookies and storage, the saved session loaded into it), a pool of warm pages
-(``options.pages``, default ``limits.max_concurrent_requests``; ``pool.py``), one
-request per page at a time.
+(``options.pages``, else ``limits.max_concurrent_requests``, else ``DEFAULT_PAGES``;
+``pool.py``), one request per page at a time.
 
 Per request: pick a page (the one holding the conversation when the request repeats
 its earlier messages, else a fresh one), then send the prompt and stream the newest
@@ -79,7 +79,11 @@ from endpoint_desk.wire.common import data_url
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WebChatAdapter"]
+__all__ = ["DEFAULT_PAGES", "WebChatAdapter"]
+
+DEFAULT_PAGES = 2
+"""Warm pages of a web chat whose endpoint sets neither ``options.pages`` nor a
+concurrency limit (each page answers one request at a time; the rest wait for a page)."""
 
 
 class WebChatAdapter(Adapter):
@@ -122,7 +126,7 @@ class WebChatAdapter(Adapter):
             spec.name, options, self.browser_config.timeout, tasks=self._tasks
         )
         self._config.repair = SpecRepair(spec, self._config, self._repaired)
-        size = options.pages or spec.limits.max_concurrent_requests
+        size = options.pages or spec.limits.max_concurrent_requests or DEFAULT_PAGES
         self.pool = PagePool(spec.name, size, self._prepare, self._tasks)
         self.sessions = Sessions(spec, lambda: self._config.options, self.secret)
         self._browser: Any = None

@@ -56,7 +56,8 @@ class WebChatOptions:
             config's ``timeout``).
         start_timeout: seconds for the page to take the message (send control enabled,
             input cleared or a reply started).
-        pages: warm pages (default: ``limits.max_concurrent_requests``).
+        pages: warm pages (default: ``limits.max_concurrent_requests`` when set, else
+            2: ``adapter.DEFAULT_PAGES``).
         keep_conversations: continue a conversation on the page that holds it when a
             request repeats its earlier messages (session affinity).
         save_session: keep cookies and storage across restarts (``storage_state``).
