@@ -117,9 +117,10 @@ OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 STYLE_KNOBS: dict[str, dict[str, Any]] = {
-    "mui": {"bot": "markdown"},
-    "quasar": {"bot": "markdown"},
-    "angular": {"bot": "markdown"},
+    # markdown at a model's pace (20 words/s): every word a render of its own
+    "mui": {"bot": "markdown", "delay": 0.05},
+    "quasar": {"bot": "markdown", "delay": 0.05},
+    "angular": {"bot": "markdown", "delay": 0.05},
     "pause": {"pause": 1.6, "pauses": 1},
     # a model that thinks before it answers: "Stop generating" shows for a while
     "stopgen": {"latency": 0.8, "delay": 0.05},

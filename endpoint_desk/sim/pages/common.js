@@ -31,6 +31,21 @@ window.fixtureChat = {
   },
 };
 
+// Wire a page's controls the usual way: Enter (not Shift+Enter) in `box` and a click
+// on `send` call `submit`; a click on `newChat` empties `thread` and forgets the
+// conversation, unless `isBusy()`.
+window.fixtureChat.wire = function ({ box, send, submit, newChat, thread, isBusy }) {
+  box.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); submit(); }
+  });
+  send.addEventListener('click', submit);
+  newChat.addEventListener('click', () => {
+    if (isBusy()) return;
+    thread.innerHTML = '';
+    this.history = [];
+  });
+};
+
 // A small markdown renderer for the framework-style pages (mui, quasar, ...), as chat
 // apps render model replies: paragraphs, "- " lists, ``` code blocks, **bold**, *em* and
 // `code`. A half-streamed reply renders too (an open fence runs to the end).
