@@ -10,11 +10,12 @@ conversation and a new conversation shows whether it started afresh:
 - ``markdown`` in the prompt: a reply with two paragraphs, a list and a code block;
 - anything else: ``echo: <prompt> (turn T)``.
 
-It streams word by word, ``FIXTURE_WORD_DELAY`` seconds apart (default 0.06: about
-0.3-1 s a reply). With ``DESK_FIXTURE_LOG`` set, every prompt is appended to that file as
-a JSON line when it arrives (``{"id", "app", "prompt", "turn", "received"}``) and again
-when its reply is complete (``{"id", "reply", "finished"}``; wall clock, ``time.time()``),
-so a benchmark can subtract the page's own reply time and see a reply left unfinished.
+It streams word by word, ``FIXTURE_WORD_DELAY`` seconds apart (default 0.1: about
+0.5-1 s a reply, long enough for discovery to see a page's busy signal). With
+``DESK_FIXTURE_LOG`` set, every prompt is appended to that file as a JSON line when it
+arrives (``{"id", "app", "prompt", "turn", "received"}``) and again when its reply is
+complete (``{"id", "reply", "finished"}``; wall clock, ``time.time()``), so a benchmark
+can subtract the page's own reply time and see a reply left unfinished.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 import uuid
 from typing import Any
 
-WORD_DELAY = float(os.environ.get("FIXTURE_WORD_DELAY", "0.06"))
+WORD_DELAY = float(os.environ.get("FIXTURE_WORD_DELAY", "0.1"))
 
 
 def answer(prompt: str, turn: int) -> str:
