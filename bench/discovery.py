@@ -17,6 +17,13 @@ answered without markdown), median
 cold ``desk test`` wall time minus the page's own reply time, and whether any step
 finished more than 2 s after the page had (a time limit or a long quiet window).
 
+Under the table, per fixture: what failed and why (the first line of the error, what
+the page said against what the desk returned), each ``desk add`` split into discovery's
+own phases and the rest, and each cold ``desk test`` split into start-up (process start
+to the desk's request), open/load/send (to the page receiving the prompt: Chromium, the
+context, the page load, typing), the page's own reply, end noticed (the page finished
+to the desk finishing) and exit.
+
 Targets (issue 12): every UI configured; first time at most 20 s; warm at most 5 s; no
 step ending on a time limit; cold overhead at most 1.0 s.
 
@@ -104,11 +111,9 @@ def notes(o: Outcome) -> list[str]:
                 f"discovery ({parts}) + {wall - timings['total'] / 1000:.1f} s the rest "
                 "(start-up, API probes, the proving call through the adapter, exit)"
             )
-    for wall, req, page in zip(o.cold_walls, o.cold_requests, o.cold_pages, strict=True):
-        out.append(
-            f"cold desk test: {wall:.2f} s wall = {wall - req:.2f} s process (start-up, "
-            f"Chromium, page load, exit) + {req:.2f} s request (the page's reply: {page:.2f} s)"
-        )
+    for run in o.cold_runs:
+        parts = " + ".join(f"{k} {v:.2f}" for k, v in run.items() if k != "wall")
+        out.append(f"cold desk test: {run['wall']:.2f} s = {parts}")
     if o.start_s is not None:
         out.append(f"fixture started in {o.start_s:.1f} s")
     return out

@@ -84,9 +84,7 @@ class Outcome:
     new_conversation: Check = field(default_factory=Check)
     markdown: Check = field(default_factory=Check)
     cold_overheads: list[float] = field(default_factory=list)
-    cold_walls: list[float] = field(default_factory=list)
-    cold_requests: list[float] = field(default_factory=list)  # the request inside it
-    cold_pages: list[float] = field(default_factory=list)  # the page's own reply time
+    cold_runs: list[dict[str, float]] = field(default_factory=list)  # see _cold_tests
     late: list[str] = field(default_factory=list)
     early: list[str] = field(default_factory=list)  # returned before the page finished
     options: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +111,7 @@ class CliRun:
     out: str
     err: str
     wall: float
+    launched: float = 0.0  # time.time() just before the process was started
 
     def json(self) -> dict[str, Any]:
         try:
@@ -136,7 +135,7 @@ def desk_cli(args: list[str], home: Path, timeout: float) -> CliRun:
     """``desk ARGS`` as a fresh process with ``DESK_HOME=home`` (this checkout's code)."""
     env = {**os.environ, "DESK_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    t0 = time.perf_counter()
+    launched, t0 = time.time(), time.perf_counter()
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "endpoint_desk", *args],
@@ -149,8 +148,8 @@ def desk_cli(args: list[str], home: Path, timeout: float) -> CliRun:
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
         err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
-        return CliRun(None, out, err, time.perf_counter() - t0)
-    return CliRun(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - t0)
+        return CliRun(None, out, err, time.perf_counter() - t0, launched)
+    return CliRun(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - t0, launched)
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -226,6 +225,8 @@ def _late_in_discovery(steps: list[dict[str, Any]], app: Instance) -> list[str]:
 
 
 def _cold_tests(result: Outcome, app: Instance, home: Path, name: str, runs: int) -> None:
+    """``desk test`` in fresh processes; each run's wall time split at the desk's request
+    start and end (its ``attempts``) and the page's own receipt and finish."""
     for i in range(runs):
         msg = f"cold start {i + 1} {secrets.token_hex(3)}"
         run = desk_cli(["test", name, msg, "--json"], home, TEST_TIMEOUT)
@@ -240,11 +241,21 @@ def _cold_tests(result: Outcome, app: Instance, home: Path, name: str, runs: int
         if run.rc != 0 or page is None or page.seconds is None or page.finished is None:
             continue
         data = run.json()
-        result.cold_walls.append(round(run.wall, 2))
         result.cold_overheads.append(round(run.wall - page.seconds, 2))
-        latency_ms = float((data.get("timing") or {}).get("latency_ms") or 0)
-        result.cold_requests.append(round(latency_ms / 1000, 2))
-        result.cold_pages.append(round(page.seconds, 2))
+        attempts = data.get("attempts") or [{}]
+        started = float(attempts[-1].get("started") or page.received)
+        done = started + float(attempts[-1].get("elapsed_ms") or 0) / 1000
+        # where the wall time went, in order (seconds)
+        result.cold_runs.append(
+            {
+                "wall": round(run.wall, 2),
+                "start-up": round(started - run.launched, 2),
+                "open, load, send": round(page.received - started, 2),
+                "page": round(page.seconds, 2),
+                "end noticed": round(done - page.finished, 2),
+                "exit": round(run.launched + run.wall - done, 2),
+            }
+        )
         lag = _lag(data, page.finished)
         if lag is not None and lag > LATE:
             result.late.append(f"cold desk test ended {lag:.1f} s after the page's reply")
