@@ -339,11 +339,13 @@ def _judge_first(content: str, error: str, page: Reply | None) -> tuple[Check, C
         cut = _cut_short(content, page)
         return Check(False, cut), Check(None, "the page had not finished")
     got = f"content {content[:120]!r}, the page said {page.reply[:120]!r}"
-    extra = plain(content).replace(plain(page.reply), "").strip()
-    return (
-        Check(holds(content, page.reply), got),
-        Check(only(content, page.reply), got + (f"; extra {extra!r}" if extra else "")),
-    )
+    whole = holds(content, page.reply)
+    if whole:
+        extra = plain(content).replace(plain(page.reply), "").strip()
+        beyond = f"; extra {extra!r}" if extra else ""
+    else:
+        beyond = "; part of the reply is missing"
+    return Check(whole, got), Check(only(content, page.reply), got + beyond)
 
 
 def _judge_turn(content: str, error: str, page: Reply | None, before: Reply | None) -> Check:
