@@ -15,11 +15,31 @@ reply is streamed from the server with ``fetch`` and rendered as it arrives:
   shadow root (``textarea``, ``button[aria-label=Send]``, ``.bubble.bot``, a
   ``.typing`` indicator while busy, a ``button.new`` new-chat control).
 
+Framework styles and hard cases (issue 12: discovery on pages it has never seen); each
+file's head comment says what it imitates:
+
+- ``mui``: a React + Material UI app (``Mui*`` and hashed ``css-*`` classes, a textarea
+  with MUI's hidden autosize twin, an icon send button, authors told apart only by a
+  hashed class and the avatar's letters), markdown replies.
+- ``quasar``: a Vue + Quasar app (``q-field__native``, ``q-btn``, ``data-v-*`` scoped
+  attributes, QChatMessage bubbles with name and time stamp), markdown replies.
+- ``stopgen``: the input is disabled while the bot answers and the send button turns
+  into "Stop generating".
+- ``chrome``: an author label span before the text, an avatar's alt text, a time stamp
+  and Copy/Regenerate buttons inside every message.
+- ``pause``: the reply pauses 1.6 s after its first sentence with no busy signal at all.
+- ``widgets``: a Panel/Bokeh-like widget page that renders a moment after load; the
+  ``<input type=text>`` is four open shadow roots deep, messages are custom elements.
+- ``angular``: Angular Material markup (``_ngcontent-*``, ``ng-star-inserted``, inline
+  styles, no stable ids), markdown replies.
+
 Knobs go in the page's query string (``pages.url_for("editable", pause=2)``) and are
-sent with every message: ``bot`` (``scripted``, default, or ``echo``: the reply repeats
-the prompt), ``delay`` (seconds between words, default 0.02), ``pause`` (seconds of
-silence after each sentence, default 0), ``latency`` (seconds before the first word),
-``words`` (filler words in a scripted reply, default 12).
+sent with every message: ``bot`` (``scripted``, default; ``echo``: the reply repeats
+the prompt; ``markdown``: the scripted answer as markdown with paragraphs, a list and a
+code block), ``delay`` (seconds between words, default 0.02), ``pause`` (seconds of
+silence after each sentence, default 0), ``pauses`` (at most this many such pauses),
+``latency`` (seconds before the first word), ``words`` (filler words in a scripted
+reply, default 12). Some styles have their own defaults (``STYLE_KNOBS``).
 
 The scripted bot answers ``a + b`` questions with ``The answer is N.``, ``reply with
 the word X`` with ``X``, and anything else with a sentence that names the turn
@@ -48,46 +68,18 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-__all__ = ["STYLES", "ChatPagesServer", "ReplyRecord", "create_chatpages_app", "scripted_reply"]
+from endpoint_desk.sim.chatstyles import STYLE_KNOBS, STYLES, options_for, scripted_reply
 
-STYLES = ("textarea", "editable", "shadow")
+__all__ = [
+    "STYLES",
+    "STYLE_KNOBS",
+    "ChatPagesServer",
+    "ReplyRecord",
+    "create_chatpages_app",
+    "scripted_reply",
+]
+
 COOKIE = "fixture_session"
-
-_OPTIONS: dict[str, dict[str, Any]] = {
-    "textarea": {
-        "input": "#prompt",
-        "send": "#send",
-        "assistant": ".msg.assistant",
-        "assistant_text": ".content",
-        "user_message": ".msg.user",
-        "busy": "#stop",
-        "new_chat": "#new-chat",
-    },
-    "editable": {
-        "input": "#composer",
-        "send_key": "Enter",
-        "assistant": "article[data-role=assistant]",
-        "user_message": "article[data-role=user]",
-        "busy_input": True,
-    },
-    "shadow": {
-        "input": "textarea[aria-label=Message]",
-        "send": "button[aria-label=Send]",
-        "assistant": ".bubble.bot",
-        "user_message": ".bubble.user",
-        "busy": ".typing",
-        "new_chat": "button.new",
-        "login_wall": "input[type=password]",
-        "login_username": "input[name=username]",
-        "login_password": "input[name=password]",
-        "login_submit": "button[type=submit]",
-    },
-}
-
-_FILLER_TEXT = (
-    "Markets opened steady while the desk watched every position closely and the "
-    "quotes kept moving in small careful steps across the board today"
-)
 
 
 @dataclass(slots=True)
@@ -107,27 +99,6 @@ class ReplyRecord:
     def seconds(self) -> float | None:
         """How long the page's own reply took (first byte received to last sent)."""
         return None if self.ended is None else self.ended - self.started
-
-
-def scripted_reply(messages: list[dict[str, Any]], bot: str = "scripted", words: int = 12) -> str:
-    """The fixture bot's reply to a conversation (deterministic)."""
-    user_turns = [m for m in messages if m.get("role") == "user"]
-    last = str(user_turns[-1].get("content", "")) if user_turns else ""
-    if bot == "echo":
-        return last
-    m = re.search(r"(-?\d+)\s*\+\s*(-?\d+)", last)
-    if m:
-        return f"The answer is {int(m.group(1)) + int(m.group(2))}."
-    m = re.search(r"reply with (?:the word |just )?[\"']?([\w-]+)", last, re.IGNORECASE)
-    if m:
-        return m.group(1)
-    pool = _FILLER_TEXT.split(" ")
-    filler = " ".join((pool * (words // len(pool) + 1))[: max(1, words)])
-    n_words = len(last.split())
-    return (
-        f"Reply {len(user_turns)}: I read {n_words} words. {filler.capitalize()}. "
-        f"That is my answer. [turn {len(user_turns)}]"
-    )
 
 
 def _tokens(text: str) -> list[str]:
@@ -156,6 +127,28 @@ def _float(knobs: dict[str, Any], key: str, default: float) -> float:
         return max(0.0, float(knobs.get(key, default)))
     except (TypeError, ValueError):
         return default
+
+
+async def _stream(resp: web.StreamResponse, rec: ReplyRecord, knobs: dict[str, Any]) -> None:
+    """Write ``rec.reply`` word by word as the knobs say; note the first and last word."""
+    delay, pause = _float(knobs, "delay", 0.02), _float(knobs, "pause", 0.0)
+    latency = _float(knobs, "latency", 0.0)
+    pauses_left = _float(knobs, "pauses", float("inf"))
+    if latency:
+        await asyncio.sleep(latency)
+    tokens = _tokens(rec.reply)
+    for i, tok in enumerate(tokens):
+        if i and delay:
+            await asyncio.sleep(delay)
+        await resp.write(tok.encode())
+        if rec.first_sent is None:
+            rec.first_sent = time.perf_counter()
+        ends = tok.rstrip().endswith((".", "!", "?"))
+        if pause and pauses_left >= 1 and ends and i < len(tokens) - 1:
+            pauses_left -= 1
+            await asyncio.sleep(pause)
+    await resp.write_eof()
+    rec.ended = time.perf_counter()
 
 
 def create_chatpages_app(
@@ -213,7 +206,7 @@ def create_chatpages_app(
         if style == "shadow" and not logged_in(request):
             raise web.HTTPUnauthorized(text="log in first")
         messages = body.get("messages") or []
-        knobs = body.get("knobs") or {}
+        knobs = {**STYLE_KNOBS.get(style, {}), **(body.get("knobs") or {})}
         bot = str(knobs.get("bot", "scripted"))
         words = int(_float(knobs, "words", 12))
         text = scripted_reply(messages, bot, words)
@@ -225,20 +218,9 @@ def create_chatpages_app(
         resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
         try:
             await resp.prepare(request)
-            delay, pause = _float(knobs, "delay", 0.02), _float(knobs, "pause", 0.0)
-            latency = _float(knobs, "latency", 0.0)
-            if latency:
-                await asyncio.sleep(latency)
-            for i, tok in enumerate(_tokens(text)):
-                if i and delay:
-                    await asyncio.sleep(delay)
-                await resp.write(tok.encode())
-                if rec.first_sent is None:
-                    rec.first_sent = time.perf_counter()
-                if pause and tok.rstrip().endswith((".", "!", "?")) and i < len(_tokens(text)) - 1:
-                    await asyncio.sleep(pause)
-            await resp.write_eof()
-            rec.ended = time.perf_counter()
+            await _stream(resp, rec, knobs)
+        except ConnectionResetError:
+            pass  # the browser went away mid-reply (a reload, a closed page): rec.ended stays None
         finally:
             state.in_flight -= 1
         return resp
@@ -298,9 +280,7 @@ class ChatPagesServer:
     @staticmethod
     def options_for(style: str) -> dict[str, Any]:
         """The web chat adapter's selector config for ``style`` (a fresh copy)."""
-        if style not in _OPTIONS:
-            raise ValueError(f"unknown fixture style {style!r}; styles: {', '.join(STYLES)}")
-        return dict(_OPTIONS[style])
+        return options_for(style)
 
     def expire_sessions(self) -> None:
         """Forget every login: the next page load of ``shadow`` shows the login wall."""

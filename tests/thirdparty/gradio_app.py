@@ -6,7 +6,8 @@ Run it with the Gradio venv's Python (``scripts/thirdparty.sh`` creates it)::
 
 It binds 127.0.0.1 on a free port and prints ``READY http://127.0.0.1:PORT/`` on stdout
 once the app serves. The reply streams word by word: ``Echo: <the message> (turn N)``
-followed by a fixed tail, so a test can check both content and streaming.
+followed by a fixed tail, so a test can check both content and streaming. With
+``DESK_FIXTURE_LOG`` set, every reply is logged there (``fixturebot.received``/``finished``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import fixturebot
 import gradio as gr
 
 WORD_DELAY = float(os.environ.get("GRADIO_WORD_DELAY", "0.05"))
@@ -28,12 +30,14 @@ WORD_DELAY = float(os.environ.get("GRADIO_WORD_DELAY", "0.05"))
 def reply(message: str, history: list[Any]) -> Iterator[str]:
     """Stream ``Echo: ...`` one word at a time."""
     turn = len(history) // 2 + 1 if history and isinstance(history[0], dict) else len(history) + 1
-    words = f"Echo: {message} (turn {turn}). That is all I have to say.".split(" ")
+    entry = fixturebot.received("gradio", message, turn)
+    full = f"Echo: {message} (turn {turn}). That is all I have to say."
     text = ""
-    for word in words:
+    for word in full.split(" "):
         text = f"{text} {word}" if text else word
         time.sleep(WORD_DELAY)
         yield text
+    fixturebot.finished(entry, full)
 
 
 def free_port() -> int:

@@ -7,7 +7,8 @@ Run it with the Streamlit venv (``scripts/thirdparty.sh`` creates it)::
         --server.address 127.0.0.1 --server.port PORT --server.headless true
 
 The bot answers ``a + b`` questions like a model would (``The sum is N.``) and repeats
-anything else. "New chat" clears the conversation.
+anything else. "New chat" clears the conversation. With ``DESK_FIXTURE_LOG`` set, every
+reply is logged there (``fixturebot.received``/``finished``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import time
 from collections.abc import Iterator
 
+import fixturebot  # from this folder: Streamlit puts the script's folder on sys.path
 import streamlit as st
 
 WORD_DELAY = 0.03
@@ -44,8 +46,11 @@ for m in st.session_state.messages:
         st.markdown(m["content"])
 if prompt := st.chat_input("Send a message"):
     st.session_state.messages.append({"role": "user", "content": prompt})
+    turn = sum(1 for m in st.session_state.messages if m["role"] == "user")
+    entry = fixturebot.received("streamlit", prompt, turn)
     with st.chat_message("user"):
         st.markdown(prompt)
     with st.chat_message("assistant"):
         reply = st.write_stream(stream(answer(prompt)))
     st.session_state.messages.append({"role": "assistant", "content": str(reply).strip()})
+    fixturebot.finished(entry, answer(prompt))

@@ -2,10 +2,12 @@
 window.fixtureChat = {
   knobs: Object.fromEntries(new URLSearchParams(location.search)),
   history: [],
-  // Send the conversation, call onText(fullTextSoFar) as the reply streams in.
-  async stream(style, onText) {
+  // Send the conversation, call onText(fullTextSoFar) as the reply streams in; an
+  // AbortSignal (optional) stops it, as a page's "Stop" button does.
+  async stream(style, onText, signal) {
     const resp = await fetch('/api/reply', {
       method: 'POST',
+      signal,
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ style, messages: this.history, knobs: this.knobs }),
     });
@@ -27,4 +29,52 @@ window.fixtureChat = {
     this.history.push({ role: 'assistant', content: text });
     return text;
   },
+};
+
+// Wire a page's controls the usual way: Enter (not Shift+Enter) in `box` and a click
+// on `send` call `submit`; a click on `newChat` empties `thread` and forgets the
+// conversation, unless `isBusy()`.
+window.fixtureChat.wire = function ({ box, send, submit, newChat, thread, isBusy }) {
+  box.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); submit(); }
+  });
+  send.addEventListener('click', submit);
+  newChat.addEventListener('click', () => {
+    if (isBusy()) return;
+    thread.innerHTML = '';
+    this.history = [];
+  });
+};
+
+// A small markdown renderer for the framework-style pages (mui, quasar, ...), as chat
+// apps render model replies: paragraphs, "- " lists, ``` code blocks, **bold**, *em* and
+// `code`. A half-streamed reply renders too (an open fence runs to the end).
+window.fixtureChat.markdown = function (text) {
+  const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const inline = (s) => esc(s)
+    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
+    .replace(/\*([^*]+)\*/g, '<em>$1</em>')
+    .replace(/`([^`]+)`/g, '<code>$1</code>');
+  const out = [];
+  const lines = text.replace(/\s+$/, '').split('\n');
+  for (let i = 0; i < lines.length; ) {
+    const line = lines[i];
+    if (line.startsWith('```')) {
+      const code = [];
+      for (i++; i < lines.length && !lines[i].startsWith('```'); i++) code.push(lines[i]);
+      i++;
+      out.push('<pre><code>' + esc(code.join('\n')) + '</code></pre>');
+    } else if (/^[-*] /.test(line)) {
+      const items = [];
+      for (; i < lines.length && /^[-*] /.test(lines[i]); i++) items.push('<li>' + inline(lines[i].slice(2)) + '</li>');
+      out.push('<ul>' + items.join('') + '</ul>');
+    } else if (line.trim()) {
+      const para = [];
+      for (; i < lines.length && lines[i].trim() && !/^([-*] |```)/.test(lines[i]); i++) para.push(lines[i]);
+      out.push('<p>' + inline(para.join(' ')) + '</p>');
+    } else {
+      i++;
+    }
+  }
+  return out.join('');
 };

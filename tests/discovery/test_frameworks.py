@@ -1,0 +1,128 @@
+"""Issue 12: a bare discovery on every framework fixture configures the page, and the
+desk then answers right, follows up in the same conversation, starts a new one when
+asked, and returns only the answer.
+
+Each fixture (``tests/thirdparty/frameworks.py``: Gradio, Streamlit, Panel, Mesop,
+NiceGUI, Chainlit from their venvs; our React/MUI, Vue/Quasar and hard-case pages) is
+evaluated once per module by the same harness as ``bench/discovery.py``: a real
+``desk add URL`` process with its own ``DESK_HOME``, then the engine in this process
+(first message, follow-up with the conversation so far, a new single message), each
+reply judged against what the page itself answered. A fixture whose venv is missing is
+skipped.
+
+What fails today is marked ``xfail(strict=True)`` with the reason: the suite stays green,
+and the moment discovery is fixed the test XPASSes, fails, and its mark must go.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.thirdparty.frameworks import FRAMEWORKS
+from tests.thirdparty.harness import Check, Outcome, evaluate
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+CHECKS: dict[str, str] = {
+    "configured": "a bare desk add URL configures it",
+    "reply": "the first reply is the page's reply",
+    "follow_up": "a follow-up (the conversation so far + a message) is the page's next turn",
+    "new_conversation": "a new single message starts a new conversation (turn 1)",
+    "only_answer": "the content is only the answer: no author label, avatar text, time "
+    "stamp or button text; a markdown reply keeps its blocks as lines",
+}
+
+
+_REST = [c for c in CHECKS if c != "configured"]
+_ROOTS = (
+    "its widgets render in open shadow roots after load, and page.js caches the shadow "
+    "roots at its first query, so no input is ever seen ('no visible message input' "
+    "after the 30 s load limit)"
+)
+_NO_SELECTOR = "'the reply was found but no stable selector picks it': "
+NOT_CONFIGURED = {
+    "panel": _ROOTS,
+    "widgets": _ROOTS,
+    "mesop": _NO_SELECTOR + "the reply's own element (mesop-markdown) is rejected because "
+    "the label 'Assistant' above it is not in it, and the :has() fallback never runs",
+    "mui": _NO_SELECTOR + "user and assistant rows differ only in a hashed css-* class; "
+    "the only newest candidates are pre/code inside the reply, so the :has() fallback "
+    "never runs",
+    "angular": _NO_SELECTOR + "user and assistant turns are the same generated markup; "
+    "the only newest candidates are pre/code inside the reply",
+}
+_LABEL_FIRST = (
+    "the text part is the element that held the canary's number ({part}); until it "
+    "exists the whole message (author name, time stamp) is read, and the real text then "
+    "is a rewrite the adapter never emits: the content is the page chrome"
+)
+_PAUSE = (
+    "no busy signal and a one-sentence canary give a 1.5 s quiet window; the reply's "
+    "1.6 s pause ends it, so the desk returns the first sentence"
+)
+_MARKDOWN_CUT = (
+    "a markdown reply is cut after its first paragraph (a busy selector learned from a "
+    "one-paragraph canary stops matching once the list streams, and the re-rendered "
+    "markdown is a rewrite the adapter stops at)"
+)
+XFAIL: dict[tuple[str, str], str] = {
+    **{(t, n): f"not configured: {why}" for n, why in NOT_CONFIGURED.items() for t in CHECKS},
+    **{(t, "nicegui"): _LABEL_FIRST.format(part="ui.markdown's first <p>") for t in _REST},
+    **{(t, "quasar"): _LABEL_FIRST.format(part="`code`") for t in _REST},
+    **{(t, "pause"): _PAUSE for t in _REST},
+    ("only_answer", "chrome"): "the assistant selector is the whole message row: its time "
+    "stamp and 'Assistant' label are read as part of the answer",
+    ("new_conversation", "chainlit"): _MARKDOWN_CUT,
+    ("only_answer", "chainlit"): _MARKDOWN_CUT,
+}
+"""(test, fixture) -> what fails today (issue 12); each mark goes once its test passes."""
+
+_OUTCOMES: dict[str, Outcome] = {}
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("frameworks")
+
+
+def _outcome(name: str, homes: Path) -> Outcome:
+    """The fixture's evaluation (run once per module, by the first test that needs it)."""
+    if name not in _OUTCOMES:
+        _OUTCOMES[name] = evaluate(name, homes / name, cold_runs=0, warm=False)
+    outcome = _OUTCOMES[name]
+    if outcome.skipped:
+        pytest.skip(outcome.skipped)
+    return outcome
+
+
+def _params() -> list[object]:
+    out: list[object] = []
+    for fw in FRAMEWORKS:
+        for check in CHECKS:
+            marks: list[pytest.MarkDecorator] = [pytest.mark.thirdparty] if fw.venv else []
+            reason = XFAIL.get((check, fw.name))
+            if reason:
+                marks.append(pytest.mark.xfail(strict=True, reason=f"issue 12: {reason}"))
+            out.append(pytest.param(fw.name, check, marks=marks, id=f"{fw.name}-{check}"))
+    return out
+
+
+def _holds(check: Check, what: str) -> None:
+    assert check.ok is True, f"{what}: {check.detail}"
+
+
+@pytest.mark.parametrize(("name", "check"), _params())
+def test_bare_discovery(name: str, check: str, homes: Path) -> None:
+    """One of ``CHECKS`` on one framework fixture."""
+    outcome = _outcome(name, homes)
+    _holds(outcome.configured, "not configured")
+    if check == "configured":
+        return
+    if check == "only_answer":
+        _holds(outcome.only_answer, "the first reply")
+        if outcome.markdown.ok is not None:
+            _holds(outcome.markdown, "the markdown reply")
+        return
+    _holds(getattr(outcome, check), CHECKS[check])
