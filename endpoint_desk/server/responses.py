@@ -20,7 +20,7 @@ from aiohttp import web
 
 from endpoint_desk.core.errors import DeskError, NoEndpointAvailable
 from endpoint_desk.engine.desk import Desk
-from endpoint_desk.wire.anthropic import response as anthropic_wire
+from endpoint_desk.wire.anthropic import encode as anthropic_wire
 from endpoint_desk.wire.openai import encode as wire
 
 JSON_HEADERS = {"Content-Type": "application/json"}

@@ -8,7 +8,7 @@ A Messages body is read into the engine's canonical request
 ``/v1/chat/completions`` request: the same routing by model name (an endpoint's
 ``model_mapping`` maps Anthropic model names), capability routing, failover, metrics,
 cost and request log. The reply is written back in Anthropic's shape
-(``wire.anthropic.response``): a whole ``message``, or ``message_start`` ...
+(``wire.anthropic.encode``): a whole ``message``, or ``message_start`` ...
 ``message_stop`` events with text and ``tool_use`` blocks (``input_json_delta``). The
 reply's ``model`` is the name the client asked for.
 
@@ -39,8 +39,8 @@ from endpoint_desk.server.responses import (
     json_response,
 )
 from endpoint_desk.server.streams import Opening, first_content, serve_events
+from endpoint_desk.wire.anthropic.encode import StreamEncoder, error_event, message_body
 from endpoint_desk.wire.anthropic.read import parse_messages_request
-from endpoint_desk.wire.anthropic.response import StreamEncoder, error_event, message_body
 from endpoint_desk.wire.openai.encode import desk_extension
 
 IMAGE_TOKENS = 1600

@@ -18,8 +18,8 @@ from endpoint_desk.sim.gate import Sim
 from endpoint_desk.sim.script import decide
 from endpoint_desk.sim.text import split_chunks
 from endpoint_desk.sim.writers import SSE, json_response, send_body, send_stream
+from endpoint_desk.wire.anthropic.encode import StreamEncoder, message_body
 from endpoint_desk.wire.anthropic.read import parse_messages_request
-from endpoint_desk.wire.anthropic.response import StreamEncoder, message_body
 
 __all__ = ["messages", "models"]
 

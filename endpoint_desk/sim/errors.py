@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from endpoint_desk.sim.writers import json_response
-from endpoint_desk.wire.anthropic.response import error_object as anthropic_error
+from endpoint_desk.wire.anthropic.encode import error_object as anthropic_error
 
 __all__ = [
     "ANTHROPIC",

@@ -12,6 +12,7 @@ import pytest
 
 from endpoint_desk.core.models import ChatChunk, ChatMessage, ChatRequest, Usage
 from endpoint_desk.core.tools import ToolCallAssembler, parse_arguments
+from endpoint_desk.wire.anthropic import encode as anth_enc
 from endpoint_desk.wire.anthropic import read as anth_read
 from endpoint_desk.wire.anthropic import request as anth_req
 from endpoint_desk.wire.anthropic import response as anth_resp
@@ -133,7 +134,7 @@ def test_anthropic_json_format_is_a_forced_tool() -> None:
     assert body["tools"] == [
         {"name": "sum", "description": "Reply with this tool's input.", "input_schema": schema}
     ]
-    reply = anth_resp.message_body(
+    reply = anth_enc.message_body(
         "msg_1",
         "m",
         "",
@@ -273,7 +274,7 @@ def sse_events(raw: bytes) -> list[tuple[str | None, Any]]:
 
 
 def test_anthropic_stream_round_trip() -> None:
-    enc = anth_resp.StreamEncoder("msg_1", "m")
+    enc = anth_enc.StreamEncoder("msg_1", "m")
     raw = enc.start(5) + b"".join(enc.feed(c) for c in STREAM) + enc.end("tool_calls", Usage(5, 9))
     dec = anth_resp.StreamDecoder("e")
     chunks = [
@@ -286,7 +287,7 @@ def test_anthropic_stream_round_trip() -> None:
         5,
         9,
     )
-    whole = anth_resp.message_body(
+    whole = anth_enc.message_body(
         "msg_1",
         "m",
         "Checking now.",
