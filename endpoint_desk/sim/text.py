@@ -5,7 +5,8 @@
 - :func:`count_tokens`, :func:`limit`: the deterministic token count and the
   ``max_tokens`` cut.
 - :func:`split_chunks`: the content chunks of a streamed reply.
-- :func:`text_of`, :func:`openai_message`: message text from OpenAI-style content.
+- :func:`text_of` (the wire's), :func:`openai_message`: message text from OpenAI-style
+  content.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from endpoint_desk.sim.knobs import Knobs
 from endpoint_desk.sim.state import SimState
+from endpoint_desk.wire.common import text_of
 
 __all__ = ["count_tokens", "limit", "openai_message", "reply_text", "split_chunks", "text_of"]
 
@@ -56,19 +58,6 @@ def limit(text: str, max_tokens: Any) -> tuple[str, bool]:
     ):
         return text[: max_tokens * 4], True
     return text, False
-
-
-def text_of(content: Any) -> str:
-    """The text of an OpenAI/Anthropic message content (a string or a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(p.get("text", ""))
-            for p in content
-            if isinstance(p, dict) and p.get("type", "text") == "text"
-        )
-    return "" if content is None else str(content)
 
 
 def openai_message(m: Any) -> dict[str, str]:
