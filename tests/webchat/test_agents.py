@@ -200,3 +200,41 @@ async def test_without_the_options_the_capability_is_missing(gateway: RunningSer
             model="plain", messages=[{"role": "user", "content": "What is 4 + 4?"}]
         )
     assert ok.choices[0].message.content == "The answer is 8."
+
+
+async def test_anthropic_client_tool_round_trip_through_a_web_chat(
+    gateway: RunningServer, pages: ChatPagesServer
+) -> None:
+    """The Anthropic front door over an emulating web chat: ``tool_use`` streamed as
+    ``input_json_delta``, then the ``tool_result`` answered."""
+    import anthropic
+
+    tool = {
+        "name": WEATHER["function"]["name"],  # type: ignore[index]
+        "description": "The weather in a city",
+        "input_schema": WEATHER["function"]["parameters"],  # type: ignore[index]
+    }
+    messages: list[Any] = [{"role": "user", "content": "What is the weather in Lisbon?"}]
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key="unused", max_retries=0) as c:
+        async with c.messages.stream(
+            model="agent",
+            max_tokens=200,
+            messages=messages,
+            tools=[tool],  # type: ignore[list-item]
+        ) as stream:
+            first = await stream.get_final_message()
+        assert first.stop_reason == "tool_use"
+        use = next(b for b in first.content if b.type == "tool_use")
+        assert use.name == "get_weather" and use.input == {"city": "Lisbon"}
+        messages.append({"role": "assistant", "content": first.content})
+        result = {"type": "tool_result", "tool_use_id": use.id, "content": "18 C"}
+        messages.append({"role": "user", "content": [result]})
+        final = await c.messages.create(
+            model="agent",
+            max_tokens=200,
+            messages=messages,
+            tools=[tool],  # type: ignore[list-item]
+        )
+    assert final.stop_reason == "end_turn"
+    assert final.content[0].text == "get_weather returned: 18 C."  # type: ignore[union-attr]
+    assert f"Tool result of get_weather (call {use.id}): 18 C" in pages.replies[-1].prompt
