@@ -2,8 +2,11 @@
 
 Answers ``POST /v1/chat/completions`` from precomputed bytes: a plain completion, or a
 stream of 20 content chunks plus a usage chunk and ``[DONE]``. A model name ending in
-``-slow`` waits 50 ms before answering (the "real upstream" case). ``GET /v1/models``
-lists the two model names.
+``-slow`` waits 50 ms before answering (the "real upstream" case). A request that
+offers ``tools`` gets a tool call instead: plain, or streamed as a first chunk with the
+call's id and name and then 20 argument fragments (OpenAI's ``delta.tool_calls``),
+``finish_reason: tool_calls``, usage and ``[DONE]``. ``GET /v1/models`` lists the two
+model names.
 
 Run: ``python bench/upstream.py --port 0`` (prints ``listening on http://...``).
 """
@@ -23,8 +26,11 @@ CHUNKS = 20
 DELAY = 0.05
 
 
-def _chunk(content: str | None, finish: str | None = None) -> bytes:
-    delta = {} if content is None else {"content": content}
+def _chunk(
+    content: str | None, finish: str | None = None, delta: dict[str, object] | None = None
+) -> bytes:
+    if delta is None:
+        delta = {} if content is None else {"content": content}
     obj = {
         "id": "chatcmpl-bench",
         "object": "chat.completion.chunk",
@@ -75,6 +81,20 @@ STREAM_TAIL = (
     + b"\n\n"
     + b"data: [DONE]\n\n"
 )
+ARGS = ['{"query":"'] + [f"word{i} " for i in range(CHUNKS - 2)] + ['"}']
+CALL = {"id": "call_bench", "type": "function", "function": {"name": "lookup"}}
+_PLAIN_OBJ = json.loads(PLAIN)
+_PLAIN_OBJ["choices"][0]["message"] = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [{**CALL, "function": {"name": "lookup", "arguments": "".join(ARGS)}}],
+}
+_PLAIN_OBJ["choices"][0]["finish_reason"] = "tool_calls"
+PLAIN_TOOLS = json.dumps(_PLAIN_OBJ, separators=(",", ":")).encode()
+TOOL_CHUNKS = [
+    _chunk(None, delta={"tool_calls": [{"index": 0, **CALL, "function": {"name": "lookup"}}]})
+] + [_chunk(None, delta={"tool_calls": [{"index": 0, "function": {"arguments": a}}]}) for a in ARGS]
+TOOL_TAIL = STREAM_TAIL.replace(b'"finish_reason":"stop"', b'"finish_reason":"tool_calls"', 1)
 MODELS = json.dumps(
     {
         "object": "list",
@@ -87,13 +107,14 @@ async def chat(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     if b'-slow"' in body:
         await asyncio.sleep(DELAY)
+    tools = b'"tools"' in body
     if b'"stream":true' not in body.replace(b" ", b""):
-        return web.Response(body=PLAIN, content_type="application/json")
+        return web.Response(body=PLAIN_TOOLS if tools else PLAIN, content_type="application/json")
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await resp.prepare(request)
-    for chunk in STREAM_CHUNKS:
+    for chunk in TOOL_CHUNKS if tools else STREAM_CHUNKS:
         await resp.write(chunk)
-    await resp.write(STREAM_TAIL)
+    await resp.write(TOOL_TAIL if tools else STREAM_TAIL)
     await resp.write_eof()
     return resp
 

@@ -42,6 +42,18 @@ order, cycling; or ``fn(messages) -> str`` with ``{"role", "content"}`` dicts); 
 ``reply`` knob overrides all. ``max_tokens`` / ``maxOutputTokens`` / ``num_predict`` cut
 the reply (finish ``length`` / ``max_tokens`` / ``MAX_TOKENS``). Tokens: ``ceil(len/4)``.
 
+Tools, in every protocol's own shape (OpenAI ``tools``, Anthropic ``tools`` with
+``input_schema``, Gemini ``functionDeclarations``, Ollama ``tools``), plain and streamed:
+when tools are offered (and ``tool_choice`` is not ``none``) and the conversation does
+not end in tool results, the sim calls one tool (the forced one, else the first) with
+arguments made from its JSON schema (the first free string argument gets the last word
+of the user's message); when it ends in tool results, it answers with text that uses
+them (``get_weather returned: 18 C, sunny.``). A JSON ``response_format`` (Gemini
+``responseSchema``, Ollama ``format``) gets an instance of the schema. See
+:mod:`endpoint_desk.sim.script`; the ``reply`` knob overrides tools too. Embeddings
+(``POST /v1/embeddings``, Gemini ``:embedContent`` / ``:batchEmbedContents``, ``POST
+/api/embed``) are deterministic unit vectors (:mod:`endpoint_desk.sim.embeddings`).
+
 Knobs (fields of :class:`Knobs`; server level via ``SimConfig(...)``, ``--knobs`` or
 ``POST /sim/config``; per request via header ``x-sim-<name>: <value>`` (``-`` or ``_``)
 or a model suffix ``<model>@<name>=<value>,<name>,...`` (bare name = true); suffix beats

@@ -32,12 +32,18 @@ file's head comment says what it imitates:
   ``<input type=text>`` is four open shadow roots deep, messages are custom elements.
 - ``angular``: Angular Material markup (``_ngcontent-*``, ``ng-star-inserted``, inline
   styles, no stable ids), markdown replies.
+- ``upload``: the ``textarea`` page with an ``<input type=file>`` (``#file``): files
+  chosen there go with the next message (name, type, size, SHA-256, read in the
+  browser) and the bot's reply starts with ``I received NAME (TYPE, N bytes, sha256
+  PREFIX).``
 
 Knobs go in the page's query string (``pages.url_for("editable", pause=2)``) and are
 sent with every message: ``bot`` (``scripted``, default; ``echo``: the reply repeats
 the prompt; ``markdown``: the scripted answer as markdown with paragraphs, a list and a
-code block), ``delay`` (seconds between words, default 0.02), ``pause`` (seconds of
-silence after each sentence, default 0), ``pauses`` (at most this many such pauses),
+code block; ``agent``: follows the desk's tool emulation prompt with a JSON tool
+call, then an answer from the tool result, see ``chatagent.py``), ``delay`` (seconds
+between words, default 0.02), ``pause`` (seconds of silence after each sentence,
+default 0), ``pauses`` (at most this many such pauses),
 ``latency`` (seconds before the first word), ``words`` (filler words in a scripted
 reply, default 12). Some styles have their own defaults (``STYLE_KNOBS``).
 
@@ -122,6 +128,15 @@ def _asset(name: str) -> str:
     return resources.files("endpoint_desk.sim").joinpath("pages", name).read_text("utf-8")
 
 
+_FILE_INPUT = '<label>Attach <input id="file" type="file" accept="image/*" multiple></label>'
+
+
+def _upload_page() -> str:
+    """The ``textarea`` page with a file input in its composer."""
+    html = _asset("textarea.html").replace("<!--FILE_INPUT-->", _FILE_INPUT)
+    return html.replace("Fixture chat: textarea", "Fixture chat: upload")
+
+
 def _float(knobs: dict[str, Any], key: str, default: float) -> float:
     try:
         return max(0.0, float(knobs.get(key, default)))
@@ -175,6 +190,8 @@ def create_chatpages_app(
         if style == "shadow" and not logged_in(request):
             html = _asset("login.html").replace("__NEXT__", htmllib.escape(request.path_qs))
             return web.Response(text=html, content_type="text/html")
+        if style == "upload":
+            return web.Response(text=_upload_page(), content_type="text/html")
         return web.Response(text=_asset(f"{style}.html"), content_type="text/html")
 
     async def common_js(request: web.Request) -> web.Response:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from endpoint_desk.sim.chatagent import agent_reply, files_note
+
 __all__ = ["STYLES", "STYLE_KNOBS", "options_for", "scripted_reply"]
 
 STYLES = (
@@ -24,6 +26,7 @@ STYLES = (
     "pause",
     "widgets",
     "angular",
+    "upload",
 )
 
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -115,6 +118,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "new_chat": "button[mat-stroked-button]",
     },
 }
+OPTIONS["upload"] = {**OPTIONS["textarea"], "file_input": "#file"}
 
 STYLE_KNOBS: dict[str, dict[str, Any]] = {
     # markdown at a model's pace (20 words/s): every word a render of its own
@@ -134,9 +138,19 @@ _FILLER_TEXT = (
 
 
 def scripted_reply(messages: list[dict[str, Any]], bot: str = "scripted", words: int = 12) -> str:
-    """The fixture bot's reply to a conversation (deterministic)."""
+    """The fixture bot's reply to a conversation (deterministic), after a note on the
+    files the last message carried (``chatagent.files_note``)."""
     user_turns = [m for m in messages if m.get("role") == "user"]
+    note = files_note(user_turns[-1].get("files")) if user_turns else ""
+    return note + _bot_reply(user_turns, bot, words)
+
+
+def _bot_reply(user_turns: list[dict[str, Any]], bot: str, words: int) -> str:
     last = str(user_turns[-1].get("content", "")) if user_turns else ""
+    if bot == "agent":
+        answer = agent_reply(last)
+        if answer is not None:
+            return answer
     if bot == "echo":
         return last
     if bot == "markdown":

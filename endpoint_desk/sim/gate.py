@@ -43,10 +43,14 @@ class Sim:
         return self.state.config
 
     def bind(self, handler: SimHandler) -> Handler:
-        """``handler`` as an aiohttp handler of this sim (not counted, no knobs)."""
+        """``handler`` as an aiohttp handler of this sim (not counted, no knobs); a
+        ``Reply`` it raises (a body that is not JSON) becomes its response."""
 
         async def bound(request: web.Request) -> web.StreamResponse:
-            return await handler(self, request)
+            try:
+                return await handler(self, request)
+            except Reply as reply:
+                return reply.response
 
         return bound
 

@@ -28,7 +28,7 @@ from endpoint_desk.sim.state import SimState
 from endpoint_desk.sim.text import count_tokens, limit, reply_text
 from endpoint_desk.wire.common import example_of, new_call_id
 
-__all__ = ["SimReply", "decide", "plain_messages"]
+__all__ = ["SimReply", "decide", "plain_messages", "tool_call_for"]
 
 _WORD = re.compile(r"[\w-]+")
 
@@ -53,7 +53,9 @@ def _last_user(request: ChatRequest) -> str:
     return next((m.text for m in reversed(request.messages) if m.role == "user"), "")
 
 
-def _tool_call(request: ChatRequest) -> dict[str, Any]:
+def tool_call_for(request: ChatRequest) -> dict[str, Any]:
+    """The sim's call of one offered tool (the forced one, else the first), OpenAI's
+    shape, arguments an instance of its schema (also the chat pages' ``agent`` bot)."""
     tools = request.tools or []
     name = forced_tool(request.tool_choice) or tools[0]["function"]["name"]
     fn = next(t["function"] for t in tools if t["function"]["name"] == name)
@@ -95,7 +97,7 @@ def decide(state: SimState, model: str, request: ChatRequest, knobs: Knobs) -> S
     input_tokens = sum(count_tokens(m.text) for m in request.messages)
     answer = _tool_answer(request)
     if request.tools and request.tool_choice != "none" and answer is None and not knobs.reply:
-        call = _tool_call(request)
+        call = tool_call_for(request)
         usage = Usage(input_tokens, count_tokens(call["function"]["arguments"]))
         return SimReply("", "tool_calls", [call], usage)
     if answer is not None and not knobs.reply:

@@ -13,27 +13,12 @@ import pytest
 
 from endpoint_desk.server.app import RunningServer
 from endpoint_desk.sim import SimServer
+from tests.agentkit import PNG_URL, WEATHER, called
 
 pytestmark = pytest.mark.timeout(60)
 
 AddSim = Callable[..., Awaitable[str]]
 KINDS = ["openai", "anthropic", "gemini", "ollama"]
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-PNG = (
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE"
-    "hQGAhKmMIQAAAABJRU5ErkJggg=="
-)
 
 
 def client(server: RunningServer) -> openai.AsyncOpenAI:
@@ -95,19 +80,7 @@ async def test_tool_round_trip_streamed(
         call = calls[0]
         assert call["name"] == "get_weather" and call["id"]
         assert json.loads(call["arguments"]) == {"city": "Kyiv"}
-        messages.append(
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": call["id"],
-                        "type": "function",
-                        "function": {"name": call["name"], "arguments": call["arguments"]},
-                    }
-                ],
-            }
-        )
+        messages.append(called(call))
         messages.append({"role": "tool", "tool_call_id": call["id"], "content": "snow"})
         stream = await c.chat.completions.create(
             model="sim-model", messages=messages, tools=[WEATHER], stream=True
@@ -150,7 +123,7 @@ async def test_an_image_part_reaches_the_upstream_in_its_shape(
     await add_sim(sim, name=kind, kind=kind, models=["sim-model"])
     parts = [
         {"type": "text", "text": "What is in this picture?"},
-        {"type": "image_url", "image_url": {"url": PNG}},
+        {"type": "image_url", "image_url": {"url": PNG_URL}},
     ]
     async with client(server) as c:
         reply = await c.chat.completions.create(
@@ -168,9 +141,9 @@ async def test_an_image_part_reaches_the_upstream_in_its_shape(
         "ollama": ("POST /api/chat", lambda b: b["messages"][0]["images"][0]),
     }[kind]
     sent = last[1](stats.last[last[0]]["body"])
-    data = PNG.split(",", 1)[1]
+    data = PNG_URL.split(",", 1)[1]
     expected: Any = {
-        "openai": {"type": "image_url", "image_url": {"url": PNG}},
+        "openai": {"type": "image_url", "image_url": {"url": PNG_URL}},
         "anthropic": {
             "type": "image",
             "source": {"type": "base64", "media_type": "image/png", "data": data},

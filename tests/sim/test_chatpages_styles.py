@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 
 import aiohttp
+import orjson
 import pytest
 
 from endpoint_desk.sim.chatpages import STYLE_KNOBS, STYLES, ChatPagesServer, scripted_reply
@@ -73,3 +74,44 @@ async def test_a_browser_leaving_mid_reply_ends_it_quietly(pages: ChatPagesServe
         await asyncio.sleep(0.05)
     assert pages.state.in_flight == 0
     assert pages.replies[-1].ended is None
+
+
+def test_agent_bot_follows_the_tool_emulation_prompt() -> None:
+    """The ``agent`` bot reads a tool emulation prompt as a model would: a fenced JSON
+    tool call (the forced tool when one is forced), then an answer from the result."""
+    tools = (
+        "You can use these tools:\n"
+        '- get_weather: The weather. Arguments (JSON schema): {"type":"object",'
+        '"properties":{"city":{"type":"string"}}}\n'
+        '- get_time. Arguments (JSON schema): {"type":"object","properties":'
+        '{"zone":{"type":"string","enum":["UTC","CET"]}}}\n'
+    )
+    ask = [{"role": "user", "content": f"User: Weather in Oslo?\n\n{tools}"}]
+    reply = scripted_reply(ask, "agent")
+    assert reply.startswith("I will use a tool for that.\n```json\n")
+    call = {"name": "get_weather", "arguments": {"city": "Oslo"}}
+    assert orjson.loads(reply.split("\n")[2]) == {"tool_calls": [call]}
+    forced = f"User: Time?\n\n{tools}You must call the tool get_time now."
+    reply = scripted_reply([{"role": "user", "content": forced}], "agent")
+    assert '"name":"get_time","arguments":{"zone":"UTC"}' in reply
+    done = (
+        "User: Weather in Oslo?\n\nAssistant called the tool get_weather with {}.\n\n"
+        f"Tool result of get_weather (call c1): 3 C, snow\n\n{tools}"
+    )
+    assert scripted_reply([{"role": "user", "content": done}], "agent") == (
+        "get_weather returned: 3 C, snow."
+    )
+    # a later question after the result is a new turn: a new call
+    again = f"{done}\n\nUser: And in Rome?\n\n{tools}"
+    assert '"city":"Rome"' in scripted_reply([{"role": "user", "content": again}], "agent")
+    # no tools and no JSON asked for: the scripted bot answers
+    assert scripted_reply([{"role": "user", "content": "What is 2 + 2?"}], "agent") == (
+        "The answer is 4."
+    )
+
+
+def test_upload_bot_notes_the_files_the_message_carried() -> None:
+    files = [{"name": "a.png", "type": "image/png", "size": 68, "sha256": "0123456789abcdef"}]
+    reply = scripted_reply([{"role": "user", "content": "What is 1 + 2?", "files": files}])
+    assert reply == "I received a.png (image/png, 68 bytes, sha256 0123456789ab). The answer is 3."
+    assert options_for("upload")["file_input"] == "#file"

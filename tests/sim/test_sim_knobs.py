@@ -272,3 +272,18 @@ async def test_reply_header_overrides_text(sim: SimServer, http: aiohttp.ClientS
         events = [orjson.loads(d) async for _, d in iter_sse(r) if d != "[DONE]"]
     pieces = [e["choices"][0]["delta"].get("content") for e in events][1:-1]
     assert pieces == ["Paris, ", "France."]
+
+
+async def test_config_post_with_a_bad_body_is_a_400(
+    sim: SimServer, http: aiohttp.ClientSession
+) -> None:
+    """A control route answers a body that is not a JSON object with a 400 naming the
+    problem (it was a bare 500), and the config stays as it was."""
+    before = sim.config.to_json()
+    for body, problem in ((b"latency=1", "not valid JSON"), (b"[1, 2]", "JSON object")):
+        async with http.post(sim.url + "/sim/config", data=body) as r:
+            assert r.status == 400
+            assert problem in (await r.json())["error"]["message"]
+    assert sim.config.to_json() == before
+    async with http.get(sim.url + "/sim/config") as r:
+        assert r.status == 200

@@ -90,5 +90,5 @@ async def test_desk_login_command_saves_the_session(
     # the desk now opens the walled chat with the saved session alone
     async with Desk(load_settings(), autostart=False) as desk:
         await desk.update("walled", username=None, password=None)
-        result = await desk.test("walled", "What is 3 + 4?")
+        result = await desk.test("walled", "What is 3 + 4?", force=True)  # added OFF
         assert result.content == "The answer is 7."

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from endpoint_desk.core import tools as toolkit
 from endpoint_desk.core.errors import BadRequest
 from endpoint_desk.core.models import ChatRequest
 from endpoint_desk.core.tools import ToolCallAssembler
@@ -122,6 +123,24 @@ def test_response_formats() -> None:
     bad = {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": 5}}}
     with pytest.raises(BadRequest, match="not a valid JSON schema"):
         ChatRequest.from_openai(body(response_format=bad))
+
+
+def test_schema_checks_are_remembered_only_for_valid_schemas() -> None:
+    """An agent sends the same tools every time: a valid schema is checked once (the
+    memory is bounded); an invalid one is refused every time."""
+    bad = {"type": "object", "properties": {"q": {"type": "no-such-type"}}}
+    for _ in range(2):
+        with pytest.raises(BadRequest, match="not a valid JSON schema"):
+            toolkit.check_schema(bad, "tools[0].function.parameters")
+    good = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+    assert toolkit.check_schema(good, "p") is good
+    same = {"required": ["q"], "properties": {"q": {"type": "string"}}, "type": "object"}
+    assert toolkit.check_schema(same, "p") is same  # key order does not matter
+    for i in range(toolkit._VALID_SCHEMAS_MAX + 50):
+        toolkit.check_schema({"type": "object", "title": f"t{i}"}, "p")
+    assert len(toolkit._VALID_SCHEMAS) == toolkit._VALID_SCHEMAS_MAX
+    with pytest.raises(BadRequest, match="not a valid JSON schema"):
+        toolkit.check_schema(bad, "p")
 
 
 def test_images_need_vision_and_a_usable_url() -> None:

@@ -4,7 +4,8 @@ Loads the page (``load``), finds the input (``inputs``), tries the learned patte
 (``verify.try_patterns``) and, when none passes, analyses the page: send a canary
 (``send``), read the reply (``reply``), derive the assistant selector (``selectors``)
 and the completion signals (``completion``), find the new-conversation control and
-verify with a second canary (``verify``). A verified configuration is learned by the
+verify with a second canary (``verify``); a file input that takes images is recorded
+as ``file_input`` (``files``). A verified configuration is learned by the
 pattern library and returned as a ``WebChatDiscovery`` whose spec is ready to save.
 """
 
@@ -22,6 +23,7 @@ from endpoint_desk.discovery.assist import AssistFn
 from endpoint_desk.discovery.webchat.analysis import Analysis, Timer
 from endpoint_desk.discovery.webchat.canary import Canary
 from endpoint_desk.discovery.webchat.completion import completion_options
+from endpoint_desk.discovery.webchat.files import record_file_input
 from endpoint_desk.discovery.webchat.inputs import find_inputs, order_inputs
 from endpoint_desk.discovery.webchat.load import load, login, open_page, try_frames, wait_ready
 from endpoint_desk.discovery.webchat.reply import pick_assistant, read_reply, user_selectors
@@ -143,6 +145,7 @@ async def configure_web_chat(
             if library is not None:
                 pattern_id = await library.learn(fp, options)
         options.update(login_opts)
+        await record_file_input(an, options)
         options.setdefault("meta", {})
         options["meta"] = {
             **options["meta"],

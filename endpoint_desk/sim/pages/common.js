@@ -31,6 +31,18 @@ window.fixtureChat = {
   },
 };
 
+// The files chosen in a file input, described as the bot reads them (name, type, size,
+// SHA-256 in hex), then the input is cleared as chat apps do once a message is sent.
+window.fixtureChat.takeFiles = async function (input) {
+  const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const files = await Promise.all([...input.files].map(async (f) => ({
+    name: f.name, type: f.type, size: f.size,
+    sha256: hex(await crypto.subtle.digest('SHA-256', await f.arrayBuffer())),
+  })));
+  input.value = '';
+  return files;
+};
+
 // Wire a page's controls the usual way: Enter (not Shift+Enter) in `box` and a click
 // on `send` call `submit`; a click on `newChat` empties `thread` and forgets the
 // conversation, unless `isBusy()`.
