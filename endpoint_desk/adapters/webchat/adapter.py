@@ -287,19 +287,19 @@ class WebChatAdapter(Adapter):
             if emulate:  # the reply is read whole: a tool call or JSON, else text
                 async for _ in stream_reply(slot.driver, prompt, reply):
                     pass
-                calls = read_tool_calls(reply.text, request)
+                calls = read_tool_calls(reply.final, request)
                 if calls:
                     finish = "tool_calls"
                     yield ChatChunk(tool_calls=whole_call_fragments(calls))
                 else:
-                    yield ChatChunk(delta=_json_reply(reply.text, request))
+                    yield ChatChunk(delta=_json_reply(reply.final, request))
             else:
                 async for delta in stream_reply(slot.driver, prompt, reply):
                     yield ChatChunk(delta=delta)
             ok = True
             if not continued:
                 slot.conv_id = f"webchat-{uuid.uuid4().hex[:16]}"
-            slot.history = normalize([*messages, ("assistant", reply.text)])
+            slot.history = normalize([*messages, ("assistant", reply.final)])
             yield ChatChunk(
                 finish_reason=finish,
                 session_id=slot.conv_id,

@@ -5,10 +5,22 @@ signal) and asks how long to wait for more:
 
 - before any text: until ``start_timeout`` after sending (then the exchange checks the
   page took the message), or the hard limit once it did;
-- while the page's busy signal shows: until the hard limit;
-- after text, not busy: a quiet window, ``quiet_ms`` once the busy signal has come and
-  gone, else ``max(idle_quiet_ms, pause_factor * longest pause)``; a caller that can
-  tell the text is whole (``enough``) shortens it to ``SETTLE``.
+- after text, the page's own signals decide, most reliable first:
+
+  - the busy signal (``busy``, ``busy_input``) shows: wait; it ended: ``quiet_ms``;
+  - the composer (the send control's state and label, the input's lock) left the
+    state it had before sending while the reply was shown, as a page does that turns
+    Send into Stop: it is back: ``quiet_ms``; still away: wait;
+  - a request the page started after sending (fetch, XHR, event stream: the reply's
+    own stream) is open: wait; every one finished: ``NET_QUIET``;
+  - none of these: the quiet window ``max(idle_quiet_ms, pause_factor * longest
+    pause)``.
+
+  A signal that shows but never clears is no signal: waiting on one ends after
+  ``BUSY_STALL`` seconds without a change (open requests: ``STALL_FACTOR`` quiet
+  windows), and a busy signal while the composer is back in its idle state counts as
+  cleared; never at the hard limit. A caller that can tell the
+  text is whole (``enough``) shortens the quiet window to ``SETTLE``.
 
 A busy signal that ends without any text is a page that stopped answering.
 """
@@ -20,10 +32,21 @@ from collections.abc import Callable
 from endpoint_desk.adapters.webchat.options import WebChatOptions
 from endpoint_desk.core.errors import UpstreamError, UpstreamTimeout
 
-__all__ = ["SETTLE", "Completion"]
+__all__ = ["BUSY_STALL", "NET_QUIET", "SETTLE", "STALL_FACTOR", "Completion"]
 
 SETTLE = 0.3
 """Seconds a reply the caller already knows to be whole must stay unchanged."""
+
+NET_QUIET = 0.3
+"""Seconds of quiet that end a reply once the page's requests since sending finished."""
+
+STALL_FACTOR = 3.0
+"""Open requests after this many quiet windows without a change in the text are not the
+reply's (a long-poll): the reply is over."""
+
+BUSY_STALL = 10.0
+"""Seconds without a change in the text after which a busy signal or a composer that
+still says "answering" is stuck (a spinner left behind): the reply is over."""
 
 
 class Completion:
@@ -36,6 +59,11 @@ class Completion:
         last_change: when the text last changed (``time.monotonic()``), ``None``: no
             text yet.
         longest_pause: the longest time between two text changes so far.
+        composer_idle: the composer is in the state it had before sending.
+        composer_seen: it left that state while the reply was on the page (the page
+            signals with it).
+        requests: a request the page started after sending is open.
+        requests_seen: one was open while the reply was on the page.
     """
 
     def __init__(
@@ -59,6 +87,10 @@ class Completion:
         self.busy_seen = False
         self.last_change: float | None = None
         self.longest_pause = 0.0
+        self.composer_idle = True
+        self.composer_seen = False
+        self.requests = False
+        self.requests_seen = False
 
     def wait(self, now: float, text: str, pending: bool) -> float | None:
         """Seconds to wait for more page events; ``None``: the reply is over.
@@ -88,20 +120,31 @@ class Completion:
             start_limit = self.sent_at + o.start_timeout
             limit = self.deadline if self.taken else min(self.deadline, start_limit)
             return limit - now
-        if self.busy:
-            return self.deadline - now
         left = self.window(text) - (now - self.last_change)
         if left <= 0 and not pending:
             return None
-        return min(left, self.deadline - now)
+        return max(0.001, min(left, self.deadline - now))
+
+    def idle_window(self) -> float:
+        """The quiet window of a page that shows no signal at all."""
+        o = self.options
+        return max(o.idle_quiet_ms / 1000, o.pause_factor * self.longest_pause)
 
     def window(self, text: str) -> float:
-        """The quiet window that ends the reply now (the page is not busy)."""
+        """The quiet window that ends the reply now (by the page's signals)."""
         o = self.options
-        if o.has_busy_signal and self.busy_seen:
+        idle = self.idle_window()
+        composer_back = self.composer_seen and self.composer_idle
+        if (self.busy and not composer_back) or (self.composer_seen and not self.composer_idle):
+            return max(BUSY_STALL, STALL_FACTOR * idle)  # answering, unless it is stuck
+        if (o.has_busy_signal and self.busy_seen) or composer_back:
             window = o.quiet_ms / 1000
+        elif self.requests:
+            window = STALL_FACTOR * idle
+        elif self.requests_seen:
+            window = NET_QUIET
         else:
-            window = max(o.idle_quiet_ms / 1000, o.pause_factor * self.longest_pause)
+            window = idle
         if self.enough is not None and window > SETTLE and self.enough(text):
             window = SETTLE
         return window
@@ -127,6 +170,18 @@ class Completion:
         if busy:
             self.busy_seen = self.taken = True
 
+    def composer_changed(self, idle: bool) -> None:
+        """The composer came back to (``True``) or left its state before sending."""
+        self.composer_idle = idle
+        if not idle and self.last_change is not None:
+            self.composer_seen = True
+
+    def requests_changed(self, open_: bool) -> None:
+        """Requests the page started after sending are open (``True``) or all done."""
+        self.requests = open_
+        if open_ and self.last_change is not None:
+            self.requests_seen = True
+
     def text_changed(self, now: float, text: str) -> None:
         """The reply's text changed to ``text`` at ``now``."""
         if self.last_change is not None:
@@ -134,3 +189,7 @@ class Completion:
         if text:
             self.last_change = now
             self.taken = True
+            if not self.composer_idle:
+                self.composer_seen = True
+            if self.requests:
+                self.requests_seen = True
