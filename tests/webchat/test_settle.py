@@ -52,3 +52,11 @@ def test_a_markdown_reply_rendered_word_by_word_streams_a_prefix_of_its_final_te
             emitted = stable
     assert renders[-1].startswith(emitted)
     assert emitted == "Reply 1: you wrote 3 words.\n\nthe desk reads lists"
+
+
+def test_an_unclosed_code_fence_holds_back_from_its_fence_line() -> None:
+    # a page that shows the fence as text until it closes, then a code block without it
+    open_ = "Plan:\n\nread it\n\n```\nprint('ok')"
+    assert settled(open_) == "Plan:\n\nread it"
+    closed = "Plan:\n\nread it\n\nprint('ok')\n\nThat is all."
+    assert closed.startswith(settled(open_))

@@ -153,7 +153,9 @@ class WebChatAdapter(Adapter):
         return self._config.reply_timeout
 
     async def open(self) -> None:
-        """Create the context and warm every page (the first one signs in if needed).
+        """Create the context and warm the first page (it signs in if needed); the
+        other pages warm in the background (a first request, as a cold ``desk test``,
+        need not wait for them).
 
         Raises:
             LoginRequired: the page shows a login wall and no credentials work.
@@ -164,16 +166,10 @@ class WebChatAdapter(Adapter):
             await self._ensure_context()
             first, *rest = self.pool.slots
             await self._prepare(first)
-            results = await asyncio.gather(
-                *(self._prepare(s) for s in rest), return_exceptions=True
-            )
-            for slot, res in zip(rest, results, strict=True):
-                if isinstance(res, BaseException):
-                    log.warning("%s: warming page %d failed: %s", self.name, slot.index, res)
-                    slot.kill()
         except BaseException:
             await self.aclose()
             raise
+        await self.pool.warm(rest)
 
     async def aclose(self) -> None:
         """Save the session (when it has one), close the context and its pages."""
@@ -287,19 +283,19 @@ class WebChatAdapter(Adapter):
             if emulate:  # the reply is read whole: a tool call or JSON, else text
                 async for _ in stream_reply(slot.driver, prompt, reply):
                     pass
-                calls = read_tool_calls(reply.final, request)
+                calls = read_tool_calls(reply.text, request)
                 if calls:
                     finish = "tool_calls"
                     yield ChatChunk(tool_calls=whole_call_fragments(calls))
                 else:
-                    yield ChatChunk(delta=_json_reply(reply.final, request))
+                    yield ChatChunk(delta=_json_reply(reply.text, request))
             else:
                 async for delta in stream_reply(slot.driver, prompt, reply):
                     yield ChatChunk(delta=delta)
             ok = True
             if not continued:
                 slot.conv_id = f"webchat-{uuid.uuid4().hex[:16]}"
-            slot.history = normalize([*messages, ("assistant", reply.final)])
+            slot.history = normalize([*messages, ("assistant", reply.text)])
             yield ChatChunk(
                 finish_reason=finish,
                 session_id=slot.conv_id,

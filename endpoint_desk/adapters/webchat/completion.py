@@ -37,7 +37,7 @@ __all__ = ["BUSY_STALL", "NET_QUIET", "SETTLE", "STALL_FACTOR", "Completion"]
 SETTLE = 0.3
 """Seconds a reply the caller already knows to be whole must stay unchanged."""
 
-NET_QUIET = 0.3
+NET_QUIET = 0.2
 """Seconds of quiet that end a reply once the page's requests since sending finished."""
 
 STALL_FACTOR = 3.0

@@ -40,15 +40,16 @@ class Reply:
     """The reply as streamed so far.
 
     Attributes:
-        text: the text yielded (the whole reply once the stream ended).
-        final: the page's own text of the reply once it ended (``text`` unless the page
-            rewrote a part that had already been yielded).
-        rewritten: the page rewrote text that had already been yielded (``text`` keeps
-            it as first shown; ``final`` is the page's).
+        text: the page's text of the reply (its whole, final text once the stream
+            ended).
+        streamed: the text yielded (``text`` unless the page rewrote a part of it that
+            had already been yielded).
+        rewritten: the page rewrote text that had already been yielded (``streamed``
+            keeps it as first yielded; ``text`` is the page's).
     """
 
     text: str = ""
-    final: str = ""
+    streamed: str = ""
     rewritten: bool = False
 
 
@@ -133,8 +134,8 @@ async def stream_reply(
             yield delta
     finally:
         driver.watch_requests(False)
-        reply.text = emitted
-        reply.final = page_text
+        reply.streamed = emitted
+        reply.text = page_text
         if not driver.dead:
             with contextlib.suppress(Exception):
                 await page.evaluate("() => window.__deskChat.disarm()")

@@ -2,7 +2,7 @@
 
 Chat pages render a model's markdown anew as it streams: ``you wrote *3`` becomes
 ``you wrote 3 words`` once the closing ``*`` arrives, a lone ``-`` becomes a list item
-(and loses its dash), an open code fence swallows what follows. Text the desk has
+(and loses its dash), an open code fence swallows what follows (or shows as text until it closes). Text the desk has
 streamed to a client cannot be taken back, so the exchange streams only the
 ``settled`` part: everything before the last line, and of the last line the part
 before anything markdown may still turn into markup. The rest follows once the page
@@ -24,6 +24,11 @@ _MARKER = re.compile(r"^\s*(?:[-+*>#=]+|\d+[.)]?)(?:\s|$)")
 numbered item to come)."""
 
 
+_FENCE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
+"""A code fence line; an unclosed one is still shown as text by some pages and turns
+into a code block (losing the fence line) once it closes."""
+
+
 def settled(text: str) -> str:
     """The prefix of ``text`` (a page's rendered reply so far) that later renders keep.
 
@@ -31,9 +36,14 @@ def settled(text: str) -> str:
     'The answer is'
     >>> settled("First paragraph.\\n-")
     'First paragraph.'
+    >>> settled("Steps:\\n```\\nprint(1)")
+    'Steps:'
     >>> settled("Plain prose streams word by")
     'Plain prose streams word by'
     """
+    fences = list(_FENCE.finditer(text))
+    if len(fences) % 2:
+        text = text[: fences[-1].start()]
     cut = text.rfind("\n")
     head, last = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else ("", text)
     if _MARKER.match(last):
