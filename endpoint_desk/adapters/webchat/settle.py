@@ -2,10 +2,11 @@
 
 Chat pages render a model's markdown anew as it streams: ``you wrote *3`` becomes
 ``you wrote 3 words`` once the closing ``*`` arrives, a lone ``-`` becomes a list item
-(and loses its dash), an open code fence swallows what follows (or shows as text until it closes). Text the desk has
-streamed to a client cannot be taken back, so the exchange streams only the
-``settled`` part: everything before the last line, and of the last line the part
-before anything markdown may still turn into markup. The rest follows once the page
+(and loses its dash), an open code fence swallows what follows (or shows as text until
+it closes). Text the desk has streamed to a client cannot be taken back, so the
+exchange streams only the ``settled`` part: everything before an unclosed fence and
+before the last line, and of the last line the part before anything markdown may still
+turn into markup. The rest follows once the page
 has finished (or once later text settles it).
 """
 
