@@ -53,15 +53,6 @@ NOT_CONFIGURED = {
     "angular": _NO_SELECTOR + "user and assistant turns are the same generated markup; "
     "the only newest candidates are pre/code inside the reply",
 }
-_LABEL_FIRST = (
-    "the text part is the element that held the canary's number ({part}); until it "
-    "exists the whole message (author name, time stamp) is read, and the real text then "
-    "is a rewrite the adapter never emits: the content is the page chrome"
-)
-_PAUSE = (
-    "no busy signal and a one-sentence canary give a 1.5 s quiet window; the reply's "
-    "1.6 s pause ends it, so the desk returns the first sentence"
-)
 _MARKDOWN_CUT = (
     "a markdown reply is cut after its first paragraph (a busy selector learned from a "
     "one-paragraph canary stops matching once the list streams, and the re-rendered "
@@ -69,11 +60,6 @@ _MARKDOWN_CUT = (
 )
 XFAIL: dict[tuple[str, str], str] = {
     **{(t, n): f"not configured: {why}" for n, why in NOT_CONFIGURED.items() for t in CHECKS},
-    **{(t, "nicegui"): _LABEL_FIRST.format(part="ui.markdown's first <p>") for t in _REST},
-    **{(t, "quasar"): _LABEL_FIRST.format(part="`code`") for t in _REST},
-    **{(t, "pause"): _PAUSE for t in _REST},
-    ("only_answer", "chrome"): "the assistant selector is the whole message row: its time "
-    "stamp and 'Assistant' label are read as part of the answer",
     ("new_conversation", "chainlit"): _MARKDOWN_CUT,
     ("only_answer", "chainlit"): _MARKDOWN_CUT,
 }
