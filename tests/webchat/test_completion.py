@@ -139,3 +139,25 @@ def test_a_request_that_never_ends_falls_back_to_quiet_windows() -> None:
     done.requests_changed(True)  # a long-poll
     done.text_changed(SENT + 1, "Hi.")
     assert done.wait(SENT + 1.01 + STALL_FACTOR * 1.0, "Hi.", False) is None
+
+
+def test_after_the_busy_signal_the_window_follows_the_replys_pace() -> None:
+    done = rule(busy=".cursor", quiet_ms=60, pause_factor=2.0)
+    done.busy_changed(True)
+    for i in range(5):  # a word every 0.1 s
+        done.text_changed(SENT + 1 + i * 0.1, "w" * (i + 1))
+    done.busy_changed(False, SENT + 1.5)  # 0.1 s after the last word
+    assert done.usual_gap() == pytest.approx(0.1)
+    # the next word may still come: twice the pace after the signal went
+    assert done.window("wwwww") == pytest.approx(0.3)
+
+
+def test_text_after_the_busy_signal_went_makes_it_unreliable() -> None:
+    # a busy selector learned on a one-paragraph canary stops matching mid-reply
+    done = rule(busy=".cursor", quiet_ms=60, idle_quiet_ms=1500)
+    done.busy_changed(True)
+    done.text_changed(SENT + 1, "Here is the plan.")
+    done.busy_changed(False)
+    done.text_changed(SENT + 1.1, "Here is the plan.\n\nread")
+    assert done.busy_unreliable
+    assert done.window("Here is the plan.\n\nread") == pytest.approx(1.5)

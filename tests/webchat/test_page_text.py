@@ -101,3 +101,12 @@ async def test_shadow_roots_attached_after_the_first_query_are_found(page: Any) 
         }"""
     )
     assert await page.evaluate("() => window.__deskChat.count('input.late')") == 1
+
+
+async def test_a_code_blocks_header_is_not_text(page: Any) -> None:
+    html = (
+        '<div class="msg"><p>Run it:</p><div class="card"><div class="head">'
+        "<span>python</span><button>Copy</button></div><pre><code>print('ok')</code></pre>"
+        "</div></div>"
+    )
+    assert await text_of(page, html) == "Run it:\n\nprint('ok')"

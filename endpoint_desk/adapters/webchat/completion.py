@@ -7,7 +7,9 @@ signal) and asks how long to wait for more:
   page took the message), or the hard limit once it did;
 - after text, the page's own signals decide, most reliable first:
 
-  - the busy signal (``busy``, ``busy_input``) shows: wait; it ended: ``quiet_ms``;
+  - the busy signal (``busy``, ``busy_input``) shows: wait; it ended: ``quiet_ms``, and
+    ``pause_factor`` times the reply's usual time between changes after it ended (the
+    text grew after it ended: the signal is unreliable and the rules below decide);
   - the composer (the send control's state and label, the input's lock) left the
     state it had before sending while the reply was shown, as a page does that turns
     Send into Stop: it is back: ``quiet_ms``; still away: wait;
@@ -64,6 +66,10 @@ class Completion:
             signals with it).
         requests: a request the page started after sending is open.
         requests_seen: one was open while the reply was on the page.
+        busy_unreliable: the text changed after the busy signal had gone (a busy
+            selector that stopped matching mid-reply): it no longer ends the reply.
+        busy_ended: when the busy signal last went away.
+        gaps: the times between the reply's text changes.
     """
 
     def __init__(
@@ -91,6 +97,9 @@ class Completion:
         self.composer_seen = False
         self.requests = False
         self.requests_seen = False
+        self.busy_unreliable = False
+        self.busy_ended: float | None = None
+        self.gaps: list[float] = []
 
     def wait(self, now: float, text: str, pending: bool) -> float | None:
         """Seconds to wait for more page events; ``None``: the reply is over.
@@ -137,8 +146,13 @@ class Completion:
         composer_back = self.composer_seen and self.composer_idle
         if (self.busy and not composer_back) or (self.composer_seen and not self.composer_idle):
             return max(BUSY_STALL, STALL_FACTOR * idle)  # answering, unless it is stuck
-        if (o.has_busy_signal and self.busy_seen) or composer_back:
+        if composer_back:
             window = o.quiet_ms / 1000
+        elif o.has_busy_signal and self.busy_seen and not self.busy_unreliable:
+            # the text may still grow at its usual pace: a busy selector can stop
+            # matching before the reply is over (it then proves unreliable)
+            since = (self.busy_ended or 0.0) - (self.last_change or 0.0)
+            window = max(o.quiet_ms / 1000, since + o.pause_factor * self.usual_gap())
         elif self.requests:
             window = STALL_FACTOR * idle
         elif self.requests_seen:
@@ -148,6 +162,11 @@ class Completion:
         if self.enough is not None and window > SETTLE and self.enough(text):
             window = SETTLE
         return window
+
+    def usual_gap(self) -> float:
+        """The median time between the reply's recent text changes (0: too few)."""
+        recent = sorted(self.gaps[-9:])
+        return recent[len(recent) // 2] if recent else 0.0
 
     def unconfirmed(self, now: float, got_events: bool) -> bool:
         """Nothing at all ``start_timeout`` after sending: time to check the page took
@@ -164,11 +183,13 @@ class Completion:
         """The page took the message (it is no longer in the input)."""
         self.taken = True
 
-    def busy_changed(self, busy: bool) -> None:
-        """The page's busy signal showed (``True``) or went away."""
+    def busy_changed(self, busy: bool, now: float | None = None) -> None:
+        """The page's busy signal showed (``True``) or went away (at ``now``)."""
         self.busy = busy
         if busy:
             self.busy_seen = self.taken = True
+        elif now is not None:
+            self.busy_ended = now
 
     def composer_changed(self, idle: bool) -> None:
         """The composer came back to (``True``) or left its state before sending."""
@@ -186,6 +207,9 @@ class Completion:
         """The reply's text changed to ``text`` at ``now``."""
         if self.last_change is not None:
             self.longest_pause = max(self.longest_pause, now - self.last_change)
+            self.gaps.append(now - self.last_change)
+        if self.busy_seen and not self.busy:
+            self.busy_unreliable = True  # the text grew after the busy signal went
         if text:
             self.last_change = now
             self.taken = True

@@ -107,22 +107,27 @@ async def stream_reply(
             if done.unconfirmed(time.monotonic(), bool(events)):
                 await confirm_taken(driver, prompt)
                 done.confirmed()
-            changed = False
+            changed = noted = False
             for ev in events:
                 if "d" in ev:
                     page_text += str(ev["d"])
-                    changed = True
+                    changed, noted = True, False
                 if "r" in ev:
                     page_text = str(ev["r"])
-                    changed = True
+                    changed, noted = True, False
+                if changed and not noted and ("b" in ev or "i" in ev or "n" in ev):
+                    # the text changed before the signal did (one batch, in order)
+                    done.text_changed(time.monotonic(), page_text)
+                    noted = True
                 if "b" in ev:
-                    done.busy_changed(bool(ev["b"]))
+                    done.busy_changed(bool(ev["b"]), time.monotonic())
                 if "i" in ev:
                     done.composer_changed(bool(ev["i"]))
                 if "n" in ev:
                     done.requests_changed(bool(ev["n"]))
             if changed:
-                done.text_changed(time.monotonic(), page_text)
+                if not noted:
+                    done.text_changed(time.monotonic(), page_text)
                 delta = _delta(emitted, settled(page_text))
                 if delta:
                     emitted += delta

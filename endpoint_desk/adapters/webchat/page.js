@@ -142,12 +142,21 @@
   // elements that hold the message's own prose (a reply may be just "12:30" or "You")
   const PROSE = 'p,li,td,th,h1,h2,h3,h4,h5,h6,blockquote,pre,code,strong,em,b,i';
 
+  // A code block's header: a short label (its language, "Raw code") beside a copy
+  // button, right before the code (a <pre>, or a <code> in its own box).
+  function codeToolbar(n) {
+    if (!n.querySelector('button,[role=button]')) return false;
+    const next = n.nextElementSibling;
+    return !!next && (next.matches('pre,code') || !!next.querySelector('pre,code'));
+  }
+
   function isChrome(n, before) {
     if (n.matches(PROSE) || n.closest(PROSE)) return false;
     const t = (n.textContent || '').trim();
     if (t.length > CHROME_MAX) return false;
     if (n.matches(SMALL_CHROME)) return true;
     if (TIME_RE.test(t)) return true;
+    if (codeToolbar(n)) return true;
     // before the text: an author label, or an icon, emoji or status dot (no word in it)
     return before && (LABEL_RE.test(t) || (t !== '' && !/[\p{L}\p{N}]/u.test(t)));
   }
