@@ -53,15 +53,8 @@ NOT_CONFIGURED = {
     "angular": _NO_SELECTOR + "user and assistant turns are the same generated markup; "
     "the only newest candidates are pre/code inside the reply",
 }
-_MARKDOWN_CUT = (
-    "a markdown reply is cut after its first paragraph (a busy selector learned from a "
-    "one-paragraph canary stops matching once the list streams, and the re-rendered "
-    "markdown is a rewrite the adapter stops at)"
-)
 XFAIL: dict[tuple[str, str], str] = {
     **{(t, n): f"not configured: {why}" for n, why in NOT_CONFIGURED.items() for t in CHECKS},
-    ("new_conversation", "chainlit"): _MARKDOWN_CUT,
-    ("only_answer", "chainlit"): _MARKDOWN_CUT,
 }
 """(test, fixture) -> what fails today (issue 12); each mark goes once its test passes."""
 
