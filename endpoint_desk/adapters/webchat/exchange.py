@@ -86,7 +86,11 @@ async def stream_reply(
     try:
         await send_prompt(driver, prompt)
     except PlaywrightError as exc:
+        driver.watch_requests(False)
         raise page_error(driver, exc, "sending the message") from exc
+    except BaseException:
+        driver.watch_requests(False)
+        raise
     done = Completion(
         driver.options,
         name,
