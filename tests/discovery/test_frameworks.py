@@ -36,46 +36,23 @@ CHECKS: dict[str, str] = {
 
 
 _REST = [c for c in CHECKS if c != "configured"]
-_ROOTS = (
-    "its widgets render in open shadow roots after load, and page.js caches the shadow "
-    "roots at its first query, so no input is ever seen ('no visible message input' "
-    "after the 30 s load limit)"
-)
 _NO_SELECTOR = "'the reply was found but no stable selector picks it': "
 NOT_CONFIGURED = {
-    "panel": _ROOTS,
-    "widgets": _ROOTS,
-    "mesop": _NO_SELECTOR + "the reply's own element (mesop-markdown) is rejected because "
-    "the label 'Assistant' above it is not in it, and the :has() fallback never runs",
     "mui": _NO_SELECTOR + "user and assistant rows differ only in a hashed css-* class; "
     "the only newest candidates are pre/code inside the reply, so the :has() fallback "
     "never runs",
     "angular": _NO_SELECTOR + "user and assistant turns are the same generated markup; "
     "the only newest candidates are pre/code inside the reply",
 }
-_LABEL_FIRST = (
-    "the text part is the element that held the canary's number ({part}); until it "
-    "exists the whole message (author name, time stamp) is read, and the real text then "
-    "is a rewrite the adapter never emits: the content is the page chrome"
-)
-_PAUSE = (
-    "no busy signal and a one-sentence canary give a 1.5 s quiet window; the reply's "
-    "1.6 s pause ends it, so the desk returns the first sentence"
-)
-_MARKDOWN_CUT = (
-    "a markdown reply is cut after its first paragraph (a busy selector learned from a "
-    "one-paragraph canary stops matching once the list streams, and the re-rendered "
-    "markdown is a rewrite the adapter stops at)"
+_PANEL_USER = (
+    "configured (page.js now sees shadow roots rendered after load), but the assistant "
+    "selector discovery picks reads the user's own message: the content is the prompt"
 )
 XFAIL: dict[tuple[str, str], str] = {
     **{(t, n): f"not configured: {why}" for n, why in NOT_CONFIGURED.items() for t in CHECKS},
-    **{(t, "nicegui"): _LABEL_FIRST.format(part="ui.markdown's first <p>") for t in _REST},
-    **{(t, "quasar"): _LABEL_FIRST.format(part="`code`") for t in _REST},
-    **{(t, "pause"): _PAUSE for t in _REST},
-    ("only_answer", "chrome"): "the assistant selector is the whole message row: its time "
-    "stamp and 'Assistant' label are read as part of the answer",
-    ("new_conversation", "chainlit"): _MARKDOWN_CUT,
-    ("only_answer", "chainlit"): _MARKDOWN_CUT,
+    **{(t, "panel"): _PANEL_USER for t in _REST},
+    ("follow_up", "mesop"): "the input selector is a generated id ('#mat-input-0') that "
+    "another page numbers differently: 'matches nothing visible'",
 }
 """(test, fixture) -> what fails today (issue 12); each mark goes once its test passes."""
 

@@ -17,21 +17,8 @@ from tests.webchat.conftest import MakeAdapter, collect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-_REWRITE = (
-    "a markdown reply is re-rendered as it streams ('*3' becomes '3 words', '-' becomes a "
-    "list item): the text is rewritten, and the adapter stops emitting at the first "
-    "rewrite, so the content is cut there"
-)
-XFAIL = {
-    "mui": _REWRITE,
-    "quasar": _REWRITE,
-    "angular": _REWRITE,
-    "widgets": (
-        "page.js caches the open shadow roots at its first query and never sees the "
-        "widgets the page renders a moment later: the input never appears (and textOf "
-        "reads a message element's children's shadow roots, not its own)"
-    ),
-}
+XFAIL: dict[str, str] = {}
+"""style -> what fails today (issue 12); each mark goes once its test passes."""
 STYLES = ("mui", "quasar", "stopgen", "chrome", "pause", "widgets", "angular")
 
 

@@ -153,7 +153,9 @@ class WebChatAdapter(Adapter):
         return self._config.reply_timeout
 
     async def open(self) -> None:
-        """Create the context and warm every page (the first one signs in if needed).
+        """Create the context and warm the first page (it signs in if needed); the
+        other pages warm in the background (a first request, as a cold ``desk test``,
+        need not wait for them).
 
         Raises:
             LoginRequired: the page shows a login wall and no credentials work.
@@ -164,16 +166,10 @@ class WebChatAdapter(Adapter):
             await self._ensure_context()
             first, *rest = self.pool.slots
             await self._prepare(first)
-            results = await asyncio.gather(
-                *(self._prepare(s) for s in rest), return_exceptions=True
-            )
-            for slot, res in zip(rest, results, strict=True):
-                if isinstance(res, BaseException):
-                    log.warning("%s: warming page %d failed: %s", self.name, slot.index, res)
-                    slot.kill()
         except BaseException:
             await self.aclose()
             raise
+        await self.pool.warm(rest)
 
     async def aclose(self) -> None:
         """Save the session (when it has one), close the context and its pages."""

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DriverConfig", "PageDriver", "RepairFn"]
 
+_REPLY_REQUESTS = frozenset({"fetch", "xhr", "eventsource"})
+"""Request types a page streams a reply over (a websocket is not a request here)."""
+
 RepairFn = Callable[[str, Any], Awaitable[WebChatOptions | None]]
 """``repair(failed_option, page) -> repaired options or None`` (see ``repair.py``)."""
 
@@ -81,6 +84,8 @@ class PageDriver:
         self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.dead = False
         self.fresh = False
+        self.watching = False
+        self.requests: set[Any] = set()
 
     @classmethod
     async def open(cls, context: Any, config: DriverConfig) -> PageDriver:
@@ -102,6 +107,9 @@ class PageDriver:
         page.on("domcontentloaded", lambda _p: queue.put_nowait(("nav", None)))
         driver = cls(page, config)
         driver.events = queue
+        page.on("request", driver._request_started)
+        page.on("requestfinished", driver._request_ended)
+        page.on("requestfailed", driver._request_ended)
         return driver
 
     @property
@@ -121,6 +129,26 @@ class PageDriver:
         """Close the page (errors ignored: it may be gone already)."""
         with contextlib.suppress(Exception):
             await self.page.close()
+
+    # ------------------------------------------------------------------ requests
+
+    def watch_requests(self, on: bool) -> None:
+        """Start (or stop) noting the page's fetch, XHR and event-stream requests: while
+        a reply is on its way, an open one is its stream (``("net", open)`` events)."""
+        self.watching = on
+        self.requests.clear()
+
+    def _request_started(self, request: Any) -> None:
+        if self.watching and request.resource_type in _REPLY_REQUESTS:
+            self.requests.add(request)
+            if len(self.requests) == 1:
+                self.events.put_nowait(("net", True))
+
+    def _request_ended(self, request: Any) -> None:
+        if request in self.requests:
+            self.requests.discard(request)
+            if not self.requests:
+                self.events.put_nowait(("net", False))
 
     def drain(self) -> None:
         """Drop stale page events (of an earlier reply or page load); note a death."""

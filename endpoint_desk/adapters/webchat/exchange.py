@@ -24,6 +24,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from endpoint_desk.adapters.webchat.completion import Completion
 from endpoint_desk.adapters.webchat.errors import first_line, is_page_gone, session_expired
+from endpoint_desk.adapters.webchat.settle import settled
 from endpoint_desk.core.errors import BrowserError, DeskError
 
 if TYPE_CHECKING:
@@ -39,11 +40,16 @@ class Reply:
     """The reply as streamed so far.
 
     Attributes:
-        text: the text yielded (the whole reply once the stream ended).
-        rewritten: the page rewrote text it had already shown (kept as first shown).
+        text: the page's text of the reply (its whole, final text once the stream
+            ended).
+        streamed: the text yielded (``text`` unless the page rewrote a part of it that
+            had already been yielded).
+        rewritten: the page rewrote text that had already been yielded (``streamed``
+            keeps it as first yielded; ``text`` is the page's).
     """
 
     text: str = ""
+    streamed: str = ""
     rewritten: bool = False
 
 
@@ -61,6 +67,9 @@ async def stream_reply(
     its answer); once it is and the page is not busy, ``SETTLE`` seconds of quiet end
     the reply instead of the (longer) quiet window.
 
+    While the reply streams only its ``settled`` part is yielded (the page may still
+    render the rest differently: markdown); the rest once the reply is over.
+
     Raises:
         BrowserError: the page died, or did not take the message.
         LoginRequired: the page went to a login wall.
@@ -73,10 +82,15 @@ async def stream_reply(
     if driver.dead:
         raise BrowserError(f"{name}: the page died before sending", endpoint=name)
     t0 = time.monotonic()
+    driver.watch_requests(True)
     try:
         await send_prompt(driver, prompt)
     except PlaywrightError as exc:
+        driver.watch_requests(False)
         raise page_error(driver, exc, "sending the message") from exc
+    except BaseException:
+        driver.watch_requests(False)
+        raise
     done = Completion(
         driver.options,
         name,
@@ -97,32 +111,51 @@ async def stream_reply(
             if done.unconfirmed(time.monotonic(), bool(events)):
                 await confirm_taken(driver, prompt)
                 done.confirmed()
-            changed = False
+            changed = noted = False
             for ev in events:
                 if "d" in ev:
                     page_text += str(ev["d"])
-                    changed = True
+                    changed, noted = True, False
                 if "r" in ev:
                     page_text = str(ev["r"])
-                    changed = True
+                    changed, noted = True, False
+                if changed and not noted and ("b" in ev or "i" in ev or "n" in ev):
+                    # the text changed before the signal did (one batch, in order)
+                    done.text_changed(time.monotonic(), page_text)
+                    noted = True
                 if "b" in ev:
-                    done.busy_changed(bool(ev["b"]))
+                    done.busy_changed(bool(ev["b"]), time.monotonic())
+                if "i" in ev:
+                    done.composer_changed(bool(ev["i"]))
+                if "n" in ev:
+                    done.requests_changed(bool(ev["n"]))
             if changed:
-                done.text_changed(time.monotonic(), page_text)
-                if page_text.startswith(emitted):
-                    delta = page_text[len(emitted) :]
-                    if delta:
-                        emitted = page_text
-                        yield delta
-                else:
-                    reply.rewritten = True
+                if not noted:
+                    done.text_changed(time.monotonic(), page_text)
+                delta = _delta(emitted, settled(page_text))
+                if delta:
+                    emitted += delta
+                    yield delta
+        # over: the page's final text; what is still held back follows
+        delta = _delta(emitted, page_text)
+        if delta:
+            emitted += delta
+            yield delta
     finally:
-        reply.text = emitted
+        driver.watch_requests(False)
+        reply.streamed = emitted
+        reply.text = page_text
         if not driver.dead:
             with contextlib.suppress(Exception):
                 await page.evaluate("() => window.__deskChat.disarm()")
-    if reply.rewritten and page_text != emitted:
-        log.info("%s: the page rewrote its reply while streaming", name)
+    if page_text != emitted:
+        reply.rewritten = True
+        log.info("%s: the page rewrote a part of its reply already streamed", name)
+
+
+def _delta(emitted: str, text: str) -> str:
+    """What ``text`` adds to the ``emitted`` text ("" when it does not extend it)."""
+    return text[len(emitted) :] if text.startswith(emitted) else ""
 
 
 async def _next_events(driver: PageDriver, timeout: float) -> list[dict[str, Any]]:
@@ -134,18 +167,21 @@ async def _next_events(driver: PageDriver, timeout: float) -> list[dict[str, Any
     """
     events = driver.events
     if driver.options.report == "poll":
-        with contextlib.suppress(asyncio.QueueEmpty):
+        queued: list[dict[str, Any]] = []
+        while not events.empty():
             kind, data = events.get_nowait()
-            await _page_event(driver, kind, data)
+            queued.extend(await _page_event(driver, kind, data))
         await asyncio.sleep(min(timeout, driver.options.poll_ms / 1000))
         try:
-            batch = await driver.page.evaluate("() => window.__deskChat.take()")
+            batch = queued + list(
+                await driver.page.evaluate("() => window.__deskChat.take()") or []
+            )
         except PlaywrightError as exc:
             if not events.empty():
                 kind, data = events.get_nowait()
                 await _page_event(driver, kind, data)
             raise page_error(driver, exc, "reading the reply") from exc
-        return list(batch or [])
+        return batch
     try:
         kind, data = await asyncio.wait_for(events.get(), timeout)
     except TimeoutError:
@@ -164,6 +200,8 @@ async def _page_event(driver: PageDriver, kind: str, data: Any) -> list[dict[str
     name = driver.name
     if kind == "ev":
         return list(data or [])
+    if kind == "net":  # requests the page started since sending: open or all done
+        return [{"n": bool(data)}]
     if kind == "dead":
         driver.dead = True
         raise BrowserError(f"{name}: {data} while the reply was streaming", endpoint=name)

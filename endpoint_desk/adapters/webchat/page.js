@@ -22,7 +22,8 @@
  *   deskChat.disarm()            stop observing
  *
  * Events (batched per mutation batch): {d: "delta"} text appended; {r: "text"} the
- * text was rewritten (full new text); {b: true|false} busy signal changed.
+ * text was rewritten (full new text); {b: true|false} busy signal changed; {i: true|false}
+ * the composer (send control, input lock) is (not) in the state it had at arm().
  * In push mode (cfg.report === "push") batches go to window.__deskReport(batch),
  * a Playwright binding; otherwise they wait in a buffer for take().
  */
@@ -37,10 +38,25 @@
   ]);
   const ATTRS = [
     'class', 'style', 'disabled', 'hidden', 'aria-busy', 'aria-disabled', 'aria-hidden',
-    'contenteditable', 'readonly', 'data-state', 'data-busy', 'open',
+    'contenteditable', 'readonly', 'data-state', 'data-busy', 'open', 'aria-label', 'title',
   ];
 
+  // Open shadow roots, cached; the cache is dropped when a root is attached to a host
+  // that is in the document (attachShadow is hooked: this script runs before the
+  // page's own) or when a cached root's host left it. A root attached while its host
+  // was not in the document waits in `pendingHosts` until the host is connected.
   let rootsCache = null;
+  const pendingHosts = new Set();
+
+  const attachShadow = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function (init) {
+    const root = attachShadow.call(this, init);
+    if (init && init.mode === 'open') {
+      if (this.isConnected) rootsCache = null;
+      else pendingHosts.add(this);
+    }
+    return root;
+  };
 
   function collectRoots(start, out) {
     const stack = [start];
@@ -58,6 +74,13 @@
   }
 
   function roots() {
+    for (const h of pendingHosts) {
+      if (h.isConnected) {
+        pendingHosts.delete(h);
+        rootsCache = null;
+      }
+    }
+    if (pendingHosts.size > 500) pendingHosts.clear(); // hosts that never joined the page
     if (!rootsCache || rootsCache.some((r) => r !== document && !r.host.isConnected)) {
       rootsCache = collectRoots(document, [document]);
     }
@@ -89,20 +112,73 @@
     return sel ? deepAll(sel).length : 0;
   }
 
+  // The first match of sel inside el, its own shadow root and its descendants'.
+  function deepIn(el, sel) {
+    const stack = [el];
+    while (stack.length) {
+      const r = stack.shift();
+      const hit = r.querySelector(sel);
+      if (hit) return hit;
+      if (r.shadowRoot) stack.push(r.shadowRoot);
+      for (const h of r.querySelectorAll('*')) if (h.shadowRoot) stack.push(h.shadowRoot);
+    }
+    return null;
+  }
+
+  // Page chrome around a message's text. SMALL_CHROME is skipped only when its text is
+  // short (a class such as "avatar" may also name a wrapper of the whole message);
+  // LABEL_RE/TIME_RE are an author label or a time stamp standing alone in an element
+  // (a label only before any of the message's text), and so is a leading element
+  // without a letter or digit in it (an icon glyph, an emoji avatar, a status dot).
+  const SMALL_CHROME =
+    '[class*=avatar i],[class*=timestamp i],[class*=time-stamp i],[class*=stamp i],' +
+    '[class*=author i],[class*=username i],[class*=sender i],[class*=-name i],[class*=_name i]';
+  const LABEL_RE =
+    /^(assistant|ai|bot|chatbot|model|gpt|you|user|me|system|agent)\s*:?$/i;
+  const TIME_RE =
+    /^(\d{1,2}:\d{2}(:\d{2})?(\s*[ap]\.?m\.?)?|just now|now|today|yesterday|\d+\s*(s|sec|min|m|h|hours?|minutes?|seconds?)\s*ago)$/i;
+  const CHROME_MAX = 40;
+
+  // elements that hold the message's own prose (a reply may be just "12:30" or "You")
+  const PROSE = 'p,li,td,th,h1,h2,h3,h4,h5,h6,blockquote,pre,code,strong,em,b,i';
+
+  // A code block's header: a short label (its language, "Raw code") beside a copy
+  // button, right before the code (a <pre>, or a <code> in its own box).
+  function codeToolbar(n) {
+    if (!n.querySelector('button,[role=button]')) return false;
+    const next = n.nextElementSibling;
+    return !!next && (next.matches('pre,code') || !!next.querySelector('pre,code'));
+  }
+
+  function isChrome(n, before) {
+    if (n.matches(PROSE) || n.closest(PROSE)) return false;
+    const t = (n.textContent || '').trim();
+    if (t.length > CHROME_MAX) return false;
+    if (n.matches(SMALL_CHROME)) return true;
+    if (TIME_RE.test(t)) return true;
+    if (codeToolbar(n)) return true;
+    // before the text: an author label, or an icon, emoji or status dot (no word in it)
+    return before && (LABEL_RE.test(t) || (t !== '' && !/[\p{L}\p{N}]/u.test(t)));
+  }
+
   function textOf(el, cfg) {
     cfg = cfg || {};
     if (cfg.assistant_text) {
-      const part = el.querySelector(cfg.assistant_text);
+      const part = deepIn(el, cfg.assistant_text);
       if (part) el = part;
     }
-    const skip = cfg.ignore ? EXCLUDE + ',' + cfg.ignore : EXCLUDE;
+    const skip = cfg.ignore
+      ? EXCLUDE + ',time,img,picture,[role=img],[role=progressbar],[role=toolbar],' + cfg.ignore
+      : EXCLUDE + ',time,img,picture,[role=img],[role=progressbar],[role=toolbar]';
     const parts = [];
+    let before = true; // no text of the message read yet
     const walk = (node) => {
       for (let n = node.firstChild; n; n = n.nextSibling) {
         if (n.nodeType === 3) {
           parts.push(n.data);
+          if (before && n.data.trim()) before = false;
         } else if (n.nodeType === 1) {
-          if (n.matches(skip)) continue;
+          if (n.matches(skip) || isChrome(n, before)) continue;
           if (n.tagName === 'BR') {
             parts.push('\n');
             continue;
@@ -116,9 +192,10 @@
       }
     };
     walk(el);
+    if (el.shadowRoot) walk(el.shadowRoot);
     return parts
       .join('')
-      .replace(/[ \t\r\f\v]+/g, ' ')
+      .replace(/[ \t\r\f\v\u200b]+/g, ' ')
       .replace(/ ?\n ?/g, '\n')
       .replace(/\n{3,}/g, '\n\n')
       .trim();
@@ -135,6 +212,39 @@
         return true;
     }
     return false;
+  }
+
+  // The composer's state: the send control (shown, usable, its label) and the input's
+  // lock. arm() notes it before the prompt is typed (the idle state); a page that
+  // turns Send into Stop or locks its input while answering shows when it is done by
+  // coming back to it, even with no busy selector configured.
+  function composerState(cfg) {
+    const parts = [];
+    if (cfg.send) {
+      const b = firstVisible(cfg.send);
+      parts.push(
+        b
+          ? [
+              b.disabled || b.getAttribute('aria-disabled') === 'true',
+              b.getAttribute('aria-label'),
+              b.getAttribute('title'),
+              (b.textContent || '').trim().slice(0, 30),
+            ].join('|')
+          : '-',
+      );
+    }
+    const inp = cfg.input ? deepAll(cfg.input)[0] : null;
+    if (inp) {
+      parts.push(
+        [
+          !!inp.disabled,
+          !!inp.readOnly,
+          inp.getAttribute('aria-disabled'),
+          inp.getAttribute('contenteditable'),
+        ].join('|'),
+      );
+    }
+    return parts.join('#');
   }
 
   function ready(cfg) {
@@ -205,6 +315,11 @@
       A.busy = busy;
       emit({ b: busy });
     }
+    const idle = composerState(A.cfg) === A.idleState;
+    if (idle !== A.idle) {
+      A.idle = idle;
+      emit({ i: idle });
+    }
     flush();
   }
 
@@ -233,6 +348,8 @@
       baseText: last ? textOf(last, cfg) : '',
       sent: '',
       busy: isBusy(cfg),
+      idleState: composerState(cfg),
+      idle: true,
       pending: [],
       observed: new Set(),
     };

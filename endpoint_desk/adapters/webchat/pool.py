@@ -139,11 +139,22 @@ class PagePool:
                     others = [s for s in idle if s is not slot]
                     if others:
                         target = min(others, key=lambda s: s.last_used)
-                        target.in_use = True
-                        task = asyncio.create_task(self._refill(target))
-                        self.tasks.add(task)
-                        task.add_done_callback(self.tasks.discard)
+                        self._spawn_refill(target)
             self._cond.notify_all()
+
+    async def warm(self, slots: list[Slot]) -> None:
+        """Make ``slots`` warm pages in the background (busy until they are)."""
+        async with self._cond:
+            for slot in slots:
+                if slot.in_use:
+                    continue
+                self._spawn_refill(slot)
+
+    def _spawn_refill(self, slot: Slot) -> None:
+        slot.in_use = True
+        task = asyncio.create_task(self._refill(slot))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _refill(self, slot: Slot) -> None:
         """Reset a page to a new conversation in the background (keeps one page warm)."""
