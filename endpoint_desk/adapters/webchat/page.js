@@ -60,6 +60,11 @@
   function roots() {
     if (!rootsCache || rootsCache.some((r) => r !== document && !r.host.isConnected)) {
       rootsCache = collectRoots(document, [document]);
+      // web components attach shadow roots at any time (after load, several deep):
+      // the cache serves one batch of queries, never a later call
+      queueMicrotask(() => {
+        rootsCache = null;
+      });
     }
     return rootsCache;
   }
@@ -116,6 +121,7 @@
       }
     };
     walk(el);
+    if (el.shadowRoot) walk(el.shadowRoot); // a web component's own text
     return parts
       .join('')
       .replace(/[ \t\r\f\v]+/g, ' ')
