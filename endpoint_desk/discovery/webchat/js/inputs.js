@@ -11,7 +11,7 @@ function inputs() {
   const vh = window.innerHeight || 800;
   const out = [];
   const seen = new Set();
-  for (const el of C().deepAll(sel)) {
+  for (const el of deepAll(sel)) {
     // a contenteditable's descendants are editable too: keep the outermost
     if (el.parentElement && el.parentElement.closest('[contenteditable=""],[contenteditable="true"]')) continue;
     if (seen.has(el)) continue;
@@ -75,7 +75,7 @@ function inputs() {
 }
 
 function inputState(sel) {
-  const el = C().firstVisible(sel) || C().deepAll(sel)[0];
+  const el = firstVisible(sel) || deepAll(sel)[0];
   if (!el) return null;
   return { enabled: isEnabled(el), text: (el.value !== undefined ? el.value : el.innerText || '').slice(0, 200) };
 }
