@@ -36,23 +36,7 @@ CHECKS: dict[str, str] = {
 
 
 _REST = [c for c in CHECKS if c != "configured"]
-_ROOTS = (
-    "its widgets render in open shadow roots after load, and page.js caches the shadow "
-    "roots at its first query, so no input is ever seen ('no visible message input' "
-    "after the 30 s load limit)"
-)
-_NO_SELECTOR = "'the reply was found but no stable selector picks it': "
-NOT_CONFIGURED = {
-    "panel": _ROOTS,
-    "widgets": _ROOTS,
-    "mesop": _NO_SELECTOR + "the reply's own element (mesop-markdown) is rejected because "
-    "the label 'Assistant' above it is not in it, and the :has() fallback never runs",
-    "mui": _NO_SELECTOR + "user and assistant rows differ only in a hashed css-* class; "
-    "the only newest candidates are pre/code inside the reply, so the :has() fallback "
-    "never runs",
-    "angular": _NO_SELECTOR + "user and assistant turns are the same generated markup; "
-    "the only newest candidates are pre/code inside the reply",
-}
+NOT_CONFIGURED: dict[str, str] = {}
 _LABEL_FIRST = (
     "the text part is the element that held the canary's number ({part}); until it "
     "exists the whole message (author name, time stamp) is read, and the real text then "
