@@ -114,6 +114,18 @@ async def test_inputs_in_shadow_roots_attached_after_the_first_look_are_found(pa
 
 
 @pytest.mark.browser
+async def test_every_kind_of_text_input_is_a_candidate(page: Any) -> None:
+    await page.set_content(
+        '<input placeholder="Ask anything"><input type="search" placeholder="Ask a question">'
+        '<div contenteditable="true" aria-label="Message"></div>'
+        '<div role="textbox" aria-label="Prompt"></div><textarea placeholder="Say"></textarea>'
+    )
+    cands = await _js(page, "inputs()")
+    assert len(cands) == 5
+    assert all(c["score"] > 0 for c in cands), [(c["tag"], c["score"]) for c in cands]
+
+
+@pytest.mark.browser
 async def test_a_control_alone_in_its_shadow_root_is_named_by_its_host(page: Any) -> None:
     await page.set_content(LATE_WIDGETS)
     await page.evaluate("() => window.boot()")

@@ -44,9 +44,12 @@ function inputs() {
       score += 25;
       reasons.push(`label "${label.slice(0, 40)}"`);
     }
-    if (INPUT_BAD.test(label) || el.type === 'search' || el.type === 'email') {
+    if (INPUT_BAD.test(label) || el.type === 'email') {
       score -= 40;
       reasons.push('looks like search/login');
+    } else if (el.type === 'search') {
+      score -= 10; // some chats use a search-typed box: a hint, not a verdict
+      reasons.push('type=search');
     }
     if (el.closest('form') && el.closest('form').querySelector('input[type="password"]')) {
       score -= 60;
