@@ -10,8 +10,7 @@ evaluated once per module by the same harness as ``bench/discovery.py``: a real
 reply judged against what the page itself answered. A fixture whose venv is missing is
 skipped.
 
-What fails today is marked ``xfail(strict=True)`` with the reason: the suite stays green,
-and the moment discovery is fixed the test XPASSes, fails, and its mark must go.
+Every fixture passes every check; a regression fails the check it breaks, by name.
 """
 
 from __future__ import annotations
@@ -35,25 +34,6 @@ CHECKS: dict[str, str] = {
 }
 
 
-_REST = [c for c in CHECKS if c != "configured"]
-_NO_SELECTOR = "'the reply was found but no stable selector picks it': "
-NOT_CONFIGURED = {
-    "mui": _NO_SELECTOR + "user and assistant rows differ only in a hashed css-* class; "
-    "the only newest candidates are pre/code inside the reply, so the :has() fallback "
-    "never runs",
-    "angular": _NO_SELECTOR + "user and assistant turns are the same generated markup; "
-    "the only newest candidates are pre/code inside the reply",
-}
-_PANEL_USER = (
-    "configured (page.js now sees shadow roots rendered after load), but the assistant "
-    "selector discovery picks reads the user's own message: the content is the prompt"
-)
-XFAIL: dict[tuple[str, str], str] = {
-    **{(t, n): f"not configured: {why}" for n, why in NOT_CONFIGURED.items() for t in CHECKS},
-    **{(t, "panel"): _PANEL_USER for t in _REST},
-    ("follow_up", "mesop"): "the input selector is a generated id ('#mat-input-0') that "
-    "another page numbers differently: 'matches nothing visible'",
-}
 """(test, fixture) -> what fails today (issue 12); each mark goes once its test passes."""
 
 _OUTCOMES: dict[str, Outcome] = {}
@@ -79,9 +59,6 @@ def _params() -> list[object]:
     for fw in FRAMEWORKS:
         for check in CHECKS:
             marks: list[pytest.MarkDecorator] = [pytest.mark.thirdparty] if fw.venv else []
-            reason = XFAIL.get((check, fw.name))
-            if reason:
-                marks.append(pytest.mark.xfail(strict=True, reason=f"issue 12: {reason}"))
             out.append(pytest.param(fw.name, check, marks=marks, id=f"{fw.name}-{check}"))
     return out
 

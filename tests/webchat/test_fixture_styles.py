@@ -4,7 +4,6 @@ the content must be exactly the page's reply, whole, and nothing else.
 
 This is the adapter's half of issue 12, apart from discovery's
 (``tests/discovery/test_frameworks.py``): a failure here is not a wrong selector.
-What fails today is marked ``xfail(strict=True)``; the fix turns it into an XPASS.
 """
 
 from __future__ import annotations
@@ -17,25 +16,10 @@ from tests.webchat.conftest import MakeAdapter, collect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-XFAIL: dict[str, str] = {}
-"""style -> what fails today (issue 12); each mark goes once its test passes."""
 STYLES = ("mui", "quasar", "stopgen", "chrome", "pause", "widgets", "angular")
 
 
-def _params() -> list[object]:
-    return [
-        pytest.param(
-            s,
-            id=s,
-            marks=[pytest.mark.xfail(strict=True, reason=f"issue 12: {XFAIL[s]}")]
-            if s in XFAIL
-            else [],
-        )
-        for s in STYLES
-    ]
-
-
-@pytest.mark.parametrize("style", _params())
+@pytest.mark.parametrize("style", STYLES)
 async def test_hand_configured_page_reads_only_the_whole_answer(
     style: str, make_adapter: MakeAdapter, pages: ChatPagesServer
 ) -> None:

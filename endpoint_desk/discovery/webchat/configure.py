@@ -26,7 +26,12 @@ from endpoint_desk.discovery.webchat.completion import completion_options
 from endpoint_desk.discovery.webchat.files import record_file_input
 from endpoint_desk.discovery.webchat.inputs import find_inputs, order_inputs
 from endpoint_desk.discovery.webchat.load import load, login, open_page, try_frames, wait_ready
-from endpoint_desk.discovery.webchat.reply import pick_assistant, read_reply, user_selectors
+from endpoint_desk.discovery.webchat.reply import (
+    chrome_ignore,
+    pick_assistant,
+    read_reply,
+    user_selectors,
+)
 from endpoint_desk.discovery.webchat.result import ProgressFn, WebChatDiscovery
 from endpoint_desk.discovery.webchat.send import send_canary
 from endpoint_desk.discovery.webchat.verify import (
@@ -204,10 +209,14 @@ async def _analyse(
     # --- the canary's reply: where it appears, what signals its end
     reply = await read_reply(an, url, canary, sent, reply_timeout)
     t = Timer()
-    assistant, assistant_text, alts = pick_assistant(an, url, reply)
+    assistant, assistant_text, alts = pick_assistant(an, url, reply, sent)
     options: dict[str, Any] = {"input": sent.input_sel, "assistant": assistant}
     if assistant_text:
         options["assistant_text"] = assistant_text
+    ignore = chrome_ignore(reply.desc, assistant, assistant_text)
+    if ignore:
+        options["ignore"] = ignore
+        an.evidence.append(f"page chrome beside the reply, skipped when reading: {ignore}")
     if sent.send_sel:
         options["send"] = sent.send_sel
     else:

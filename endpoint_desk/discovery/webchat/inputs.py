@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from endpoint_desk.core.errors import DeskError, LoginRequired
+from endpoint_desk.core.errors import LoginRequired
 from endpoint_desk.discovery.assist import AssistFn
 from endpoint_desk.discovery.patterns import Fingerprint
 from endpoint_desk.discovery.webchat.analysis import Analysis, Timer
+from endpoint_desk.discovery.webchat.failure import discovery_failed
 
 __all__ = ["find_inputs", "order_inputs"]
 
@@ -37,9 +38,14 @@ async def find_inputs(
                 f"once with `desk login {name} {url}` (a visible browser; the session "
                 "is kept), then run `desk add` again"
             )
-        raise DeskError(
-            f"{url}: no visible message input on the page (looked for textarea, "
-            "contenteditable and role=textbox across open shadow roots and frames)"
+        hidden = len(cands)
+        raise discovery_failed(
+            url,
+            "no visible message input on the page (looked for textarea, text inputs, "
+            "contenteditable and role=textbox across open shadow roots and frames, "
+            "waiting for one to appear)",
+            {},
+            [f"{hidden} hidden or disabled input candidates"] if hidden else [],
         )
     fp = Fingerprint.from_page(fp_raw, visible[0])
     an.evidence.append(

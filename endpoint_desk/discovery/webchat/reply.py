@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from endpoint_desk.core.errors import DeskError
 from endpoint_desk.discovery.webchat.analysis import Analysis, Timer
 from endpoint_desk.discovery.webchat.canary import Canary, has_number
 from endpoint_desk.discovery.webchat.completion import (
@@ -17,12 +16,14 @@ from endpoint_desk.discovery.webchat.completion import (
     answer_complete,
     reply_finished,
 )
+from endpoint_desk.discovery.webchat.failure import discovery_failed
 from endpoint_desk.discovery.webchat.selectors import squash, stability, stable
 from endpoint_desk.discovery.webchat.send import Sent
 
 __all__ = [
     "Reply",
     "choose_assistant",
+    "chrome_ignore",
     "locate",
     "pick_assistant",
     "read_reply",
@@ -55,9 +56,11 @@ async def read_reply(an: Analysis, url: str, canary: Canary, sent: Sent, timeout
     reply = await watch_reply(an, canary, sent.input, timeout)
     an.timings["reply"] = t.ms
     if reply is None:
-        raise DeskError(
-            f"{url}: the message was sent but no reply holding the canary's answer "
-            f"({canary.answer}) or its text appeared within {timeout:g} s"
+        raise discovery_failed(
+            url,
+            "the message was sent but no reply holding the canary's answer "
+            f"({canary.answer}) or its text appeared within {timeout:g} s",
+            sent.found(),
         )
     desc, echo, busy_seen, busy_input = reply
     first_reply_ms = (time.perf_counter() - sent.at) * 1000
@@ -132,36 +135,68 @@ async def locate(an: Analysis, canary: Canary) -> tuple[dict[str, Any], bool] | 
 def choose_assistant(desc: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
     """The assistant selector, its text part and alternates.
 
-    Candidates pick the newest message (the reply) and never the user's message; among
-    them, roles, data attributes and test ids beat classes, words like "assistant" or
-    "bot" help, and an element below the message element qualifies only when it holds
-    the whole message's text.
+    Candidates pick the newest message (the reply) and never the user's message, at a
+    level that holds the whole reply (the message element, or its part that holds the
+    reply beside only chrome; never a pre/code/p inside it: the in-page script
+    climbs out of those). Among them roles, data attributes and test ids beat classes,
+    words like "assistant" or "bot" help, and structural locators (``:has()``, the
+    position among the rows) come last. The text part (``assistant_text``) is the
+    reply's part inside the chosen element, when it holds less than all of it.
     """
-    whole = squash(desc["message_text"])
 
     def eligible(c: dict[str, Any]) -> bool:
-        return bool(c["newest"]) and (c["is_message"] or squash(c["text"]) == whole)
+        if not c["newest"]:
+            return False
+        if "whole" in c:
+            return bool(c["whole"])
+        return bool(c["is_message"]) or squash(c["text"]) == squash(desc["message_text"])
 
     pool = sorted((c for c in desc["candidates"] if eligible(c)), key=lambda c: -stability(c))
     if not pool:
         return None, None, []
     best = pool[0]
     text_sel: str | None = None
-    if desc["text_selectors_in_message"] and squash(desc["text_text"]) != whole:
+    if "text_sels" in best:
+        text_sel = best["text_sels"][0] if best["text_sels"] else None
+    elif desc["text_selectors_in_message"] and squash(desc["text_text"]) != squash(
+        desc["message_text"]
+    ):
         text_sel = desc["text_selectors_in_message"][0]
     alts = list(dict.fromkeys(c["sel"] for c in pool[1:5] if c["sel"] != best["sel"]))[:3]
     return str(best["sel"]), text_sel, alts
 
 
-def pick_assistant(an: Analysis, url: str, reply: Reply) -> tuple[str, str | None, list[str]]:
+def chrome_ignore(desc: dict[str, Any], assistant: str, text_sel: str | None) -> str | None:
+    """Selectors of the page chrome beside the reply (author label, time stamp) for the
+    adapter to skip, when the chosen element holds more than the reply and no text part
+    could be named (a shadow root between them): ``None`` when not needed or unknown."""
+    if text_sel or not desc.get("chrome"):
+        return None
+    best = next((c for c in desc["candidates"] if c["sel"] == assistant), None)
+    if best is None or squash(best["text"]) == squash(desc["text_text"]):
+        return None
+    return ",".join(desc["chrome"])
+
+
+def pick_assistant(
+    an: Analysis, url: str, reply: Reply, sent: Sent
+) -> tuple[str, str | None, list[str]]:
     """``choose_assistant`` for the canary's reply, with its evidence and score.
 
     Raises:
-        DeskError: no stable selector picks the reply.
+        DeskError: no selector (stable or structural) picks the reply; the message says
+            what was found and how to give the assistant selector by hand.
     """
     assistant, assistant_text, alts = choose_assistant(reply.desc)
     if assistant is None:
-        raise DeskError(f"{url}: the reply was found but no stable selector picks it")
+        text = squash(reply.desc["text_text"])[:50]
+        raise discovery_failed(
+            url,
+            "the reply was found but no selector picks it and not the user's message "
+            f"(tried {len(reply.desc['candidates'])} candidates)",
+            sent.found(),
+            [f"the reply {text!r}"],
+        )
     echo = reply.echo
     an.score["assistant"] = (0.22 if not echo else 0.18) + (0.08 if stable(assistant) else 0.0)
     an.evidence.append(

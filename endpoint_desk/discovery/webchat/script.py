@@ -13,7 +13,18 @@ from importlib import resources
 
 __all__ = ["PARTS", "discovery_script"]
 
-PARTS = ("base", "load", "inputs", "send", "reply", "completion", "selectors", "outline", "export")
+PARTS = (
+    "base",
+    "load",
+    "inputs",
+    "send",
+    "reply",
+    "structure",
+    "completion",
+    "selectors",
+    "outline",
+    "export",
+)
 """The files of ``js/`` in the order they are joined."""
 
 

@@ -28,6 +28,10 @@ def stability(c: dict[str, Any]) -> float:
         q += 20
     if ":has(" in sel:
         q -= 10
+        if ":has(>" in sel:
+            q -= 2  # a tag path: structure, no name
+    if ":nth-child(" in sel:
+        q -= 20  # the position among the rows: the last resort
     if "#" in sel:
         q -= 25  # an id picks one element, not every message
     if c["count"] == 1:

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from endpoint_desk.core.errors import DeskError
 from endpoint_desk.discovery.webchat.analysis import Analysis, Timer, wait_for
 from endpoint_desk.discovery.webchat.canary import Canary
+from endpoint_desk.discovery.webchat.failure import discovery_failed
 
 __all__ = ["Sent", "rank_send", "send_canary", "try_send", "was_sent"]
 
@@ -31,6 +31,12 @@ class Sent:
     """``time.perf_counter()`` when it was sent."""
     assisted: bool
     """An ``assist`` endpoint chose the input and the canary confirmed it."""
+
+    def found(self) -> dict[str, Any]:
+        """What was found so far, as options (for a failure's ``--options`` hint)."""
+        if self.send_sel:
+            return {"input": self.input_sel, "send": self.send_sel}
+        return {"input": self.input_sel, "send_key": "Enter"}
 
 
 async def send_canary(
@@ -61,9 +67,14 @@ async def send_canary(
                 )
             break
     if sent is None:
-        raise DeskError(
-            f"{url}: typing into the likely inputs and clicking the likely send controls or "
-            "pressing Enter did not send the message"
+        first = order[0] if order else None
+        raise discovery_failed(
+            url,
+            "typing into the likely inputs and clicking the likely send controls or "
+            "pressing Enter did not send the message",
+            {},
+            [f"{len(order)} input candidates"]
+            + ([f"the likeliest: {first['selectors'][0]}"] if first and first["selectors"] else []),
         )
     best, send_sel, send_why, t_sent = sent
     if assisted:

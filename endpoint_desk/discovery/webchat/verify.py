@@ -16,6 +16,7 @@ from endpoint_desk.core.errors import ConfigError, DeskError
 from endpoint_desk.discovery.patterns import Fingerprint, PatternLibrary, pattern_config
 from endpoint_desk.discovery.webchat.analysis import Analysis, Timer, wait_for
 from endpoint_desk.discovery.webchat.canary import Canary, has_number
+from endpoint_desk.discovery.webchat.failure import discovery_failed
 from endpoint_desk.discovery.webchat.load import fresh_page
 
 __all__ = [
@@ -93,7 +94,9 @@ async def verify_step(
     an.timings["verify"] = t.ms
     await an.step("verify", ok, detail, t.ms)
     if not ok:
-        raise DeskError(f"{url}: the configuration did not pass the second canary: {detail}")
+        raise discovery_failed(
+            url, f"the configuration did not pass the second canary: {detail}", options
+        )
     an.score["verify"] = 0.15
     an.evidence.append(f"second canary in a new conversation: {detail}")
 

@@ -2,15 +2,18 @@
  * endpoint-desk: the in-page side of web chat discovery (window.__deskDiscover).
  *
  * Reads the page and marks elements with data-desk-* attributes so Python can address
- * them through Playwright locators (which pierce open shadow roots). Builds on the
- * adapter's page.js (window.__deskChat: deepAll, visible, textOf). Never types or
- * clicks; Python does that like a person would.
+ * them through Playwright locators (which pierce open shadow roots). Uses the
+ * adapter's page.js (window.__deskChat: visible, textOf) but queries the page with its
+ * own deepAll: the open shadow roots are walked afresh on every query, because widget
+ * frameworks (Panel/Bokeh, Lit, Stencil) attach theirs after load, several deep.
+ * Never types or clicks; Python does that like a person would.
  *
  * One file per discovery step, like the Python modules next to this folder; script.py
  * joins them, in the order of PARTS there, into one function body (so they share
  * these helpers) and export.js lists what window.__deskDiscover offers:
  *
- *   base.js        shared helpers: marking elements, labels, names, shadow-aware parents
+ *   base.js        shared helpers: deep queries across open shadow roots, marking
+ *                  elements, labels, names, shadow-aware parents
  *   load.js        fingerprint()  framework markers and the DOM's shape
  *                  loginWall()    a visible password field / sign-in form, or null
  *                  loginLink()    a visible "Sign in" control
@@ -29,6 +32,33 @@
  *   outline.js     outline(limit) a short, numbered outline of the page for AI assistance
  */
 const C = () => window.__deskChat;
+
+// ---------------------------------------------------------------- deep queries
+
+// the document and every open shadow root, walked afresh (never cached: a web
+// component may attach its root at any time). Pre-order: a host's roots come right
+// after the root holding it, so matches in sibling components stay in page order
+// (the newest message's parts come last).
+function roots() {
+  const out = [];
+  const visit = (r) => {
+    out.push(r);
+    for (const el of r.querySelectorAll('*')) if (el.shadowRoot) visit(el.shadowRoot);
+  };
+  visit(document);
+  return out;
+}
+
+function deepAll(sel) {
+  const out = [];
+  for (const r of roots()) for (const el of r.querySelectorAll(sel)) out.push(el);
+  return out;
+}
+
+function firstVisible(sel) {
+  for (const el of deepAll(sel)) if (C().visible(el)) return el;
+  return null;
+}
 
 const STOP_WORDS = /(stop|cancel|abort|interrupt)/i;
 
@@ -103,7 +133,7 @@ function addedAt(el) {
 }
 
 function byId(id) {
-  return C().deepAll(`[data-desk-el="${id}"]`)[0] || null;
+  return deepAll(`[data-desk-el="${id}"]`)[0] || null;
 }
 
 // parent across a shadow boundary
@@ -111,6 +141,17 @@ function up(el) {
   if (el.parentElement) return el.parentElement;
   const r = el.getRootNode();
   return r instanceof ShadowRoot ? r.host : null;
+}
+
+// a contains b, across shadow boundaries (Node.contains stops at a shadow root)
+function deepContains(a, b) {
+  for (let n = b; n; n = up(n)) if (n === a) return true;
+  return false;
+}
+
+// a and b are one inside the other (or the same), across shadow boundaries
+function nested(a, b) {
+  return deepContains(a, b) || deepContains(b, a);
 }
 
 function ancestors(el) {

@@ -43,7 +43,7 @@ function record() {
         'contenteditable', 'readonly', 'aria-disabled',
       ],
     });
-  for (const r of C().roots()) watch(r);
+  for (const r of roots()) watch(r);
   return true;
 }
 
@@ -59,7 +59,7 @@ function growth(msgId) {
   const out = [];
   for (const ev of R.events) {
     const el = byId(ev.el);
-    if (el && (msg === el || msg.contains(el))) out.push(ev.t);
+    if (el && deepContains(msg, el)) out.push(ev.t);
   }
   return out;
 }
@@ -73,7 +73,7 @@ function toggled(excludeId) {
   for (const [id, info] of R.toggled) {
     const el = byId(id);
     if (!el || !info.shown || C().visible(el)) continue;
-    if (ex && (ex.contains(el) || el.contains(ex))) continue;
+    if (ex && nested(ex, el)) continue;
     const name = nameOf(el);
     out.push({
       id,
@@ -99,9 +99,9 @@ function samples(exclude) {
   const out = [];
   const sel =
     'button,[role="button"],[role="progressbar"],[aria-busy="true"],[class*="load"],[class*="spin"],[class*="typing"],[class*="think"],[class*="generat"],[class*="pending"],[class*="progress"],[class*="stop"]';
-  for (const el of C().deepAll(sel)) {
+  for (const el of deepAll(sel)) {
     if (!C().visible(el)) continue;
-    if (ex && (ex.contains(el) || el.contains(ex))) continue;
+    if (ex && nested(ex, el)) continue;
     const name = nameOf(el);
     out.push({
       id: mark(el, 'data-desk-el'),
@@ -112,12 +112,12 @@ function samples(exclude) {
     });
   }
   // text-only busy notes ("typing...", "thinking")
-  for (const el of C().deepAll('div,span,p')) {
+  for (const el of deepAll('div,span,p')) {
     if (el.children.length) continue;
     const t = (el.textContent || '').trim();
     if (t.length > 60 || !/(typing|thinking|generating|loading|…|\.\.\.)/i.test(t)) continue;
     if (!C().visible(el)) continue;
-    if (ex && (ex.contains(el) || el.contains(ex))) continue;
+    if (ex && nested(ex, el)) continue;
     out.push({ id: mark(el, 'data-desk-el'), name: t, stop: false, busy_class: true, enabled: true });
   }
   return out;

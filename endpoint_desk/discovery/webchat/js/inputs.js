@@ -11,7 +11,7 @@ function inputs() {
   const vh = window.innerHeight || 800;
   const out = [];
   const seen = new Set();
-  for (const el of C().deepAll(sel)) {
+  for (const el of deepAll(sel)) {
     // a contenteditable's descendants are editable too: keep the outermost
     if (el.parentElement && el.parentElement.closest('[contenteditable=""],[contenteditable="true"]')) continue;
     if (seen.has(el)) continue;
@@ -44,9 +44,12 @@ function inputs() {
       score += 25;
       reasons.push(`label "${label.slice(0, 40)}"`);
     }
-    if (INPUT_BAD.test(label) || el.type === 'search' || el.type === 'email') {
+    if (INPUT_BAD.test(label) || el.type === 'email') {
       score -= 40;
       reasons.push('looks like search/login');
+    } else if (el.type === 'search') {
+      score -= 10; // some chats use a search-typed box: a hint, not a verdict
+      reasons.push('type=search');
     }
     if (el.closest('form') && el.closest('form').querySelector('input[type="password"]')) {
       score -= 60;
@@ -75,7 +78,7 @@ function inputs() {
 }
 
 function inputState(sel) {
-  const el = C().firstVisible(sel) || C().deepAll(sel)[0];
+  const el = firstVisible(sel) || deepAll(sel)[0];
   if (!el) return null;
   return { enabled: isEnabled(el), text: (el.value !== undefined ? el.value : el.innerText || '').slice(0, 200) };
 }

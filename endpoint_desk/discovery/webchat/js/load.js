@@ -3,7 +3,7 @@
 function fingerprint() {
   const w = window;
   const markers = [];
-  const has = (sel) => !!document.querySelector(sel) || C().deepAll(sel).length > 0;
+  const has = (sel) => !!document.querySelector(sel) || deepAll(sel).length > 0;
   if (w.gradio_config || has('gradio-app') || has('.gradio-container')) markers.push('gradio');
   if (has('[data-testid="stApp"]') || has('.stApp')) markers.push('streamlit');
   if (w.__NEXT_DATA__ || has('#__next') || has('script[src*="/_next/"]')) markers.push('nextjs');
@@ -16,18 +16,18 @@ function fingerprint() {
   if (document.title.includes('Open WebUI') || has('#chat-input')) markers.push('open-webui-like');
   const gen = document.querySelector('meta[name="generator"]');
   if (gen) markers.push('generator:' + (gen.getAttribute('content') || '').split(/\s/)[0].toLowerCase());
-  const all = C().deepAll('*');
+  const all = deepAll('*');
   const custom = new Set();
   for (const el of all) if (el.tagName.includes('-')) custom.add(el.tagName.toLowerCase());
   const shape = {
-    textareas: C().deepAll('textarea').length,
-    editables: C().deepAll('[contenteditable=""],[contenteditable="true"],[contenteditable="plaintext-only"]').length,
-    textboxes: C().deepAll('[role="textbox"]').length,
-    text_inputs: C().deepAll('input:not([type]),input[type="text"]').length,
-    buttons: C().deepAll('button,[role="button"]').length,
-    forms: C().deepAll('form').length,
-    passwords: C().deepAll('input[type="password"]').length,
-    shadow_roots: C().roots().length - 1,
+    textareas: deepAll('textarea').length,
+    editables: deepAll('[contenteditable=""],[contenteditable="true"],[contenteditable="plaintext-only"]').length,
+    textboxes: deepAll('[role="textbox"]').length,
+    text_inputs: deepAll('input:not([type]),input[type="text"]').length,
+    buttons: deepAll('button,[role="button"]').length,
+    forms: deepAll('form').length,
+    passwords: deepAll('input[type="password"]').length,
+    shadow_roots: roots().length - 1,
     iframes: document.querySelectorAll('iframe').length,
     custom_elements: [...custom].sort().slice(0, 12),
     elements: all.length,
@@ -38,7 +38,7 @@ function fingerprint() {
 // ---------------------------------------------------------------- login wall
 
 function loginWall() {
-  for (const pw of C().deepAll('input[type="password"]')) {
+  for (const pw of deepAll('input[type="password"]')) {
     if (!C().visible(pw)) continue;
     const form = pw.closest('form');
     const sel = form ? selectorsFor(form, null)[0] : null;
@@ -53,7 +53,7 @@ function loginWall() {
 // a visible "Sign in" / "Log in" link or button (a page that hides its chat until
 // the visitor signs in through another page or a pop-up)
 function loginLink() {
-  for (const el of C().deepAll('a,button,[role="button"]')) {
+  for (const el of deepAll('a,button,[role="button"]')) {
     if (!C().visible(el)) continue;
     const t = nameOf(el);
     if (/^(log ?in|sign ?in|sign up|continue with|register)\b/i.test(t.trim()) ||

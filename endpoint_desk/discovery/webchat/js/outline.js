@@ -4,7 +4,7 @@ function outline(limit) {
   const items = [];
   const sel =
     'textarea,[contenteditable="true"],[contenteditable=""],[role="textbox"],input,button,[role="button"],[role="log"],[aria-live],article,[data-testid],[data-role],[class*="message"],[class*="bubble"]';
-  for (const el of C().deepAll(sel)) {
+  for (const el of deepAll(sel)) {
     if (!C().visible(el)) continue;
     if (items.length >= (limit || 60)) break;
     const id = mark(el, 'data-desk-el');

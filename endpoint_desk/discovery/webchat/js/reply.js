@@ -8,7 +8,7 @@ function contains(el, needle) {
 // the deepest elements (across roots) whose text contains needle, marked
 function find(needle) {
   const out = [];
-  for (const el of C().deepAll('*')) {
+  for (const el of deepAll('*')) {
     if (el.matches('script,style,textarea,input,noscript,template,title,head,[data-desk-outline]')) continue;
     if (!contains(el, needle) && !(el.shadowRoot && contains(el.shadowRoot, needle))) continue;
     // keep only the deepest: no child element contains it too
@@ -74,9 +74,12 @@ function describeReply(aId, uId) {
     }
     container = up(msg);
   }
-  // levels between the message element and the text: candidates for the message
+  // the part of the message that holds the whole reply: never a sub-part of it
+  // (pre/code/p of a markdown answer), and beside it only chrome (author, time)
+  const part = replyPart(a, msg);
+  // levels from the message element down to that part: candidates for the message
   const levels = [];
-  for (const n of aAnc) {
+  for (const n of ancestors(part)) {
     levels.push(n);
     if (n === msg) break;
   }
@@ -86,47 +89,13 @@ function describeReply(aId, uId) {
   const candidates = [];
   for (const lvl of levels.reverse()) {
     // from the message element down to the text
-    for (const sel of selectorsFor(lvl, avoid)) {
-      const m = deepMatches(sel) || [];
-      const last = m[m.length - 1];
-      candidates.push({
-        sel,
-        level: mark(lvl, 'data-desk-el'),
-        is_message: lvl === msg,
-        newest: last === lvl,
-        count: m.length,
-        text: C().textOf(lvl, {}).slice(0, 300),
-      });
-    }
+    const info = levelInfo(lvl, msg, part);
+    for (const sel of selectorsFor(lvl, avoid)) candidates.push(candidate(sel, info));
   }
-  // no attribute of its own tells the reply from the user's message: a descendant
-  // that only assistant messages have does (an avatar, a label): "X:has(Y)"
+  // no attribute of its own tells the reply from the user's message (generated
+  // markup): a structural locator does, proved later by the second canary
   if (umsg && !candidates.some((c) => c.newest)) {
-    for (const lvl of levels) {
-      const bases = selectorsFor(lvl, []).slice(0, 3);
-      const marks = [];
-      for (const d of lvl.querySelectorAll('*')) {
-        for (const sel of selectorsFor(d, [])) {
-          if (/^[a-z0-9-]+$/.test(sel)) continue; // a bare tag says nothing
-          try {
-            if (!umsg.querySelector(sel) && lvl.querySelector(sel)) marks.push(sel);
-          } catch (e) {}
-        }
-        if (marks.length > 6) break;
-      }
-      for (const b of bases)
-        for (const mk of marks.slice(0, 6)) {
-          const sel = `${b}:has(${mk})`;
-          const m = deepMatches(sel) || [];
-          if (!m.length || m[m.length - 1] !== lvl || m.includes(umsg)) continue;
-          if (m.some((x) => umsg.contains(x) || x.contains(umsg))) continue;
-          candidates.push({
-            sel, level: mark(lvl, 'data-desk-el'), is_message: lvl === msg, newest: true,
-            count: m.length, text: C().textOf(lvl, {}).slice(0, 300),
-          });
-        }
-      if (candidates.some((c) => c.newest)) break;
-    }
+    for (const c of structural(levels, msg, umsg, part)) candidates.push(c);
   }
   return {
     message: mid,
@@ -134,8 +103,9 @@ function describeReply(aId, uId) {
     container: container ? mark(container, 'data-desk-el') : null,
     container_selectors: container && container.nodeType === 1 ? selectorsFor(container, []) : [],
     message_text: C().textOf(msg, {}).slice(0, 500),
-    text_text: C().textOf(a, {}).slice(0, 500),
-    text_selectors_in_message: a === msg ? [] : relSelectors(a, msg),
+    text_text: C().textOf(part, {}).slice(0, 500),
+    text_selectors_in_message: part === msg ? [] : relSelectors(part, msg),
+    chrome: chromeSelectors(msg, part),
     candidates,
   };
 }
@@ -152,5 +122,7 @@ function relSelectors(el, msg) {
   try {
     if (msg.querySelector(tag) === el) out.push(tag);
   } catch (e) {}
+  const path = tagPath(msg, el);
+  if (path && !out.length) out.push(':scope ' + path);
   return out;
 }

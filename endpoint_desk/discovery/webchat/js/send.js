@@ -8,7 +8,7 @@ const NEW_WORDS = /(new (chat|conversation|thread|session|topic)|start (over|new
 
 function controls() {
   const out = [];
-  for (const el of C().deepAll('button,[role="button"],input[type="submit"],input[type="button"]')) {
+  for (const el of deepAll('button,[role="button"],input[type="submit"],input[type="button"]')) {
     const vis = C().visible(el);
     const id = mark(el, 'data-desk-el');
     const name = nameOf(el);
