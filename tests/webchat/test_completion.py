@@ -29,12 +29,23 @@ def rule(enough: Any = None, **options: Any) -> Completion:
 
 def test_before_any_text_it_waits_for_the_start_then_for_the_hard_limit() -> None:
     done = rule()
-    assert done.wait(SENT + 1, "", False) == pytest.approx(4.0)  # start_timeout left
+    assert done.wait(SENT + 1, "", False) == pytest.approx(1.0)  # to the resend check
+    assert not done.stalled(SENT + 1.9, got_events=False)
+    assert done.stalled(SENT + 2.0, got_events=False)  # once: send again if still typed
+    assert not done.stalled(SENT + 2.5, got_events=False)
+    assert done.wait(SENT + 2, "", False) == pytest.approx(3.0)  # start_timeout left
     assert not done.unconfirmed(SENT + 4.9, got_events=False)
     assert done.unconfirmed(SENT + 5.0, got_events=False)
     done.confirmed()
     assert not done.unconfirmed(SENT + 6, got_events=False)
     assert done.wait(SENT + 6, "", False) == pytest.approx(23.5)  # to the hard limit
+
+
+def test_a_page_that_shows_anything_is_never_sent_to_again() -> None:
+    done = rule()
+    assert not done.stalled(SENT + 3, got_events=True)
+    done.busy_changed(True)
+    assert not done.stalled(SENT + 4, got_events=False)
 
 
 def test_the_hard_limit_counts_from_before_sending() -> None:

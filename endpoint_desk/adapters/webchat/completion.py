@@ -51,6 +51,10 @@ BUSY_STALL = 10.0
 still says "answering" is stuck (a spinner left behind): the reply is over."""
 
 
+RESEND_AFTER = 2.0
+"""Seconds of silence after sending before a prompt still in the input is sent again."""
+
+
 class Completion:
     """The completion rule for one reply.
 
@@ -100,6 +104,7 @@ class Completion:
         self.busy_unreliable = False
         self.busy_ended: float | None = None
         self.gaps: list[float] = []
+        self.resent = False
 
     def wait(self, now: float, text: str, pending: bool) -> float | None:
         """Seconds to wait for more page events; ``None``: the reply is over.
@@ -128,7 +133,9 @@ class Completion:
                 )
             start_limit = self.sent_at + o.start_timeout
             limit = self.deadline if self.taken else min(self.deadline, start_limit)
-            return limit - now
+            if not self.taken and not self.resent:
+                limit = min(limit, self.sent_at + self.resend_after())
+            return max(0.001, limit - now)
         left = self.window(text) - (now - self.last_change)
         if left <= 0 and not pending:
             return None
@@ -178,6 +185,26 @@ class Completion:
             and not self.busy_seen
             and now >= self.sent_at + self.options.start_timeout
         )
+
+    def resend_after(self) -> float:
+        """Seconds after sending with no sign from the page before the send is tried
+        once more (a send control clicked before the page was ready to take it)."""
+        return min(RESEND_AFTER, self.options.start_timeout / 2)
+
+    def stalled(self, now: float, got_events: bool) -> bool:
+        """Nothing at all ``resend_after`` seconds after sending (asked once): time to
+        send again if the prompt is still in the input."""
+        if (
+            self.resent
+            or got_events
+            or self.last_change is not None
+            or self.taken
+            or self.busy_seen
+            or now < self.sent_at + self.resend_after()
+        ):
+            return False
+        self.resent = True
+        return True
 
     def confirmed(self) -> None:
         """The page took the message (it is no longer in the input)."""

@@ -108,6 +108,10 @@ async def stream_reply(
             # (events still queued: late text, or the page left for another document
             # such as a login wall; they are read before finishing)
             events = await _next_events(driver, max(0.001, wait))
+            if done.stalled(time.monotonic(), bool(events)) and await _still_in_input(
+                driver, prompt
+            ):
+                await _send_again(driver)
             if done.unconfirmed(time.monotonic(), bool(events)):
                 await confirm_taken(driver, prompt)
                 done.confirmed()
@@ -306,6 +310,46 @@ async def send_prompt(driver: PageDriver, prompt: str) -> None:
         driver.dispose_later(handle)
 
 
+async def _still_in_input(driver: PageDriver, prompt: str) -> bool:
+    """Whether the prompt is still in the message input (the page did not take it)."""
+    try:
+        value = await driver.page.evaluate(
+            """sel => {
+              const el = window.__deskChat.firstVisible(sel);
+              if (!el) return null;
+              return 'value' in el && el.tagName !== 'DIV' ? el.value : el.innerText;
+            }""",
+            driver.options.input,
+        )
+    except PlaywrightError as exc:
+        raise page_error(driver, exc, "checking the message was sent") from exc
+    return value is not None and bool(prompt.strip()) and prompt.strip()[:40] in str(value)
+
+
+async def _send_again(driver: PageDriver) -> None:
+    """Send once more what is in the input: a page still connecting (a websocket app
+    after a reload) may ignore a send control clicked too early."""
+    o = driver.options
+    log.debug("%s: the prompt is still in the input; sending again", driver.name)
+    try:
+        if o.send:
+            await driver.page.evaluate(
+                """sel => { const b = window.__deskChat.firstVisible(sel);
+                            if (b && !b.disabled) b.click(); }""",
+                o.send,
+            )
+        else:
+            el = await driver.page.evaluate_handle(
+                "sel => window.__deskChat.firstVisible(sel)", o.input
+            )
+            target = el.as_element()
+            if target is not None:
+                await target.press(o.send_key)
+            driver.dispose_later(el)
+    except PlaywrightError as exc:
+        raise page_error(driver, exc, "sending again") from exc
+
+
 async def confirm_taken(driver: PageDriver, prompt: str) -> None:
     """No reply and no busy signal ``start_timeout`` after sending: did the page take
     the message at all?
@@ -314,18 +358,7 @@ async def confirm_taken(driver: PageDriver, prompt: str) -> None:
         BrowserError: the prompt is still in the input (or the page failed).
     """
     o = driver.options
-    try:
-        value = await driver.page.evaluate(
-            """sel => {
-              const el = window.__deskChat.firstVisible(sel);
-              if (!el) return null;
-              return 'value' in el && el.tagName !== 'DIV' ? el.value : el.innerText;
-            }""",
-            o.input,
-        )
-    except PlaywrightError as exc:
-        raise page_error(driver, exc, "checking the message was sent") from exc
-    if value is not None and prompt.strip() and prompt.strip()[:40] in str(value):
+    if await _still_in_input(driver, prompt):
         raise BrowserError(
             f"{driver.name}: the page did not take the message (it is still in the input "
             f"after {o.start_timeout:g} s; check the send control or key)",
