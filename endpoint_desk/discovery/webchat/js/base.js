@@ -104,12 +104,24 @@ function labelOf(el) {
       if (t) parts.push(t.textContent || '');
     }
   }
-  return parts.join(' ').replace(/\s+/g, ' ').trim().slice(0, 200);
+  return joinDistinct(parts).slice(0, 200);
+}
+
+// Texts joined once each: an aria-label repeated by a <label> (or an icon's ligature
+// repeated by its button's text) is one name, not two.
+function joinDistinct(parts) {
+  const seen = [];
+  for (const p of parts) {
+    const t = (p || '').replace(/\s+/g, ' ').trim();
+    const low = t.toLowerCase();
+    if (t && !seen.some((s) => s.toLowerCase().includes(low))) seen.push(t);
+  }
+  return seen.join(' ');
 }
 
 function nameOf(el) {
   const t = (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim();
-  return (labelOf(el) + ' ' + t).trim().slice(0, 120);
+  return joinDistinct([labelOf(el), t]).slice(0, 120);
 }
 
 function rect(el) {
