@@ -43,6 +43,12 @@ def _request_id() -> str:
     return f"{_RID_PREFIX}{next(_rid_counter) & 0xFFFFFFFFFFFF:012x}"
 
 
+def adapter_bug(endpoint: str, exc: Exception) -> UpstreamError:
+    """An adapter's unexpected exception as the desk error of a failed attempt (an
+    adapter bug fails one request, never the desk)."""
+    return UpstreamError(f"{endpoint}: {type(exc).__name__}: {exc}", endpoint=endpoint)
+
+
 class AttemptRunner:
     """Runs attempts at the positions of one portfolio.
 
@@ -152,7 +158,7 @@ class AttemptRunner:
             error = exc
             raise
         except Exception as exc:  # an adapter bug must not take the desk down
-            error = UpstreamError(f"{pos.name}: {type(exc).__name__}: {exc}", endpoint=pos.name)
+            error = adapter_bug(pos.name, exc)
             raise error from exc
         finally:
             watch.close()

@@ -27,11 +27,11 @@ from endpoint_desk.core.errors import (
     BadRequest,
     ConfigError,
     DeskError,
-    UpstreamError,
     UpstreamTimeout,
 )
 from endpoint_desk.core.models import Usage, new_id
 from endpoint_desk.engine.admission import Admission, fails_over
+from endpoint_desk.engine.attempt import adapter_bug
 from endpoint_desk.engine.cost import embedding_cost, estimate_tokens
 from endpoint_desk.engine.position import Position
 from endpoint_desk.engine.request_path import RequestPath
@@ -145,7 +145,7 @@ class EmbeddingPath:
             error = exc
             raise
         except Exception as exc:  # an adapter bug must not take the desk down
-            error = UpstreamError(f"{pos.name}: {type(exc).__name__}: {exc}", endpoint=pos.name)
+            error = adapter_bug(pos.name, exc)
             raise error from exc
         finally:
             pos.metrics.in_flight -= 1
